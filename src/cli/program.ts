@@ -1,0 +1,49 @@
+/** The commander program: global options and one registration per command file. */
+import { Command, Option } from "commander";
+import { DIFFX_VERSION } from "../runs/version.js";
+import { registerConfig } from "./commands/config.js";
+import { registerData } from "./commands/data.js";
+import { registerDoctor } from "./commands/doctor.js";
+import { registerEval } from "./commands/eval.js";
+import { registerExport } from "./commands/export.js";
+import { registerFeatures } from "./commands/features.js";
+import { registerFid } from "./commands/fid.js";
+import { registerSample } from "./commands/sample.js";
+import { registerStats } from "./commands/stats.js";
+import { registerTrain } from "./commands/train.js";
+import { registerVerify } from "./commands/verify.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("diffx")
+    .description("Experiment runner for conditional diffusion models on small paired datasets")
+    .version(DIFFX_VERSION, "-V, --version")
+    .addOption(new Option("--backend <name>", "tfjs backend to use").choices(["tensorflow", "wasm", "cpu"]))
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("--json", "machine-readable JSON on stdout")
+    .option("--debug", "show stack traces")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureHelp({ sortSubcommands: false });
+
+  registerData(program);
+  registerTrain(program);
+  registerSample(program);
+  registerExport(program);
+  registerEval(program);
+  registerFid(program);
+  registerStats(program);
+  registerVerify(program);
+  registerFeatures(program);
+  registerDoctor(program);
+  registerConfig(program);
+
+  // every subcommand inherits exitOverride so usage errors come back to main()
+  const applyExitOverride = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(applyExitOverride);
+  };
+  program.commands.forEach(applyExitOverride);
+  return program;
+}

@@ -1,0 +1,144 @@
+/**
+ * The one schema of a diffx experiment config. Every key, its type, default and doc string
+ * live here; `diffx config reference` renders the README's reference table from it.
+ * Objects are strict: an unknown key is an error (with a "did you mean" suggestion).
+ */
+import { z } from "zod";
+
+const posInt = () => z.number().int().positive();
+const nonNegInt = () => z.number().int().nonnegative();
+
+export const datasetSchema = z
+  .strictObject({
+    kind: z.enum(["art", "sketch2render", "folder"]).default("art").describe("art (text→image pairs), sketch2render (sketch→image pairs), or folder (an imported dataset at `path`)"),
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").default("art-60").describe("dataset folder name under datasets/"),
+    n: posInt().optional().describe("number of pairs to generate (default 60 for art, 55 for sketch2render)"),
+    image_size: posInt().default(128).describe("stored image size in pixels (square)"),
+    seed: nonNegInt().default(1).describe("generator seed"),
+    path: z.string().optional().describe("dataset folder (kind: folder); relative to the config file"),
+    stratify: z.string().optional().describe("attribute used to stratify k-fold splits (default: style for art, category for sketch2render)"),
+  })
+  .describe("the paired dataset");
+
+export const modelSchema = z
+  .strictObject({
+    resolution: posInt().default(32).describe("image size the model works at (pixels, square)"),
+    channels: z.array(posInt()).min(1).default([32, 64, 128]).describe("channel width of each UNet level (one level per entry; each level after the first halves the resolution)"),
+    res_blocks: posInt().default(1).describe("residual blocks per UNet level"),
+    attention: z.array(posInt()).default([8]).describe("resolutions (pixels) at which self-attention is used"),
+    groups: posInt().default(8).describe("GroupNorm groups"),
+    time_dim: posInt().default(128).describe("sinusoidal timestep embedding size"),
+    conditioning: z.enum(["text", "sketch", "none"]).default("none").describe("what the model is conditioned on"),
+    text_dim: posInt().default(64).describe("text encoder width"),
+    text_layers: nonNegInt().default(2).describe("text encoder transformer layers"),
+    text_heads: posInt().default(4).describe("text encoder attention heads"),
+    max_tokens: posInt().default(24).describe("caption length in tokens (longer captions are cut)"),
+    sketch_channels: posInt().default(16).describe("width of the sketch encoder's first level"),
+  })
+  .describe("the noise-prediction network and its condition encoders");
+
+export const diffusionSchema = z
+  .strictObject({
+    timesteps: posInt().default(1000).describe("number of diffusion steps T"),
+    schedule: z.enum(["linear", "cosine"]).default("cosine").describe("β schedule: linear (DDPM) or cosine (improved DDPM)"),
+    prediction: z.enum(["eps", "v"]).default("eps").describe("what the network predicts: noise ε or velocity v"),
+    min_snr_gamma: z.number().nonnegative().default(0).describe("min-SNR-γ loss weighting (0 = off)"),
+  })
+  .describe("the diffusion process and training objective");
+
+export const devicesSchema = z
+  .union([z.literal("auto"), posInt(), z.string().regex(/^\d+(,\d+)*$/, "a device list like 0,3,5")])
+  .default(1)
+  .describe("training devices: a count, auto (all visible GPUs, else 1), or a GPU id list like 0,3,5");
+
+export const trainSchema = z
+  .strictObject({
+    steps: posInt().default(1000).describe("optimizer steps"),
+    batch_size: posInt().default(16).describe("global batch size (split across devices)"),
+    lr: z.number().positive().default(2e-4).describe("peak learning rate"),
+    warmup: nonNegInt().default(100).describe("linear warm-up steps, then cosine decay"),
+    optimizer: z.enum(["adam", "adamw"]).default("adamw").describe("optimizer"),
+    weight_decay: z.number().nonnegative().default(0.0).describe("decoupled weight decay (adamw)"),
+    ema: z.number().min(0).max(1).default(0.999).describe("EMA decay of the weights"),
+    grad_clip: z.number().nonnegative().default(1.0).describe("clip gradients to this global norm (0 = off)"),
+    cond_dropout: z.number().min(0).max(1).default(0.1).describe("probability of replacing the condition with the null condition"),
+    flip: z.boolean().default(false).describe("random horizontal flips"),
+    checkpoint_every: posInt().default(500).describe("write a checkpoint every N steps (and at the end)"),
+    eval_every: posInt().default(100).describe("log the VLB/KL term every N steps"),
+    log_every: posInt().default(10).describe("log loss every N steps"),
+    devices: devicesSchema,
+    sample_grid: nonNegInt().default(8).describe("images in the end-of-training sample grid (0 = none)"),
+  })
+  .describe("training");
+
+export const engineSchema = z
+  .strictObject({
+    backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto").describe("tfjs backend: auto picks tensorflow → wasm → cpu"),
+    threads: z.union([z.literal("auto"), posInt()]).default("auto").describe("CPU threads for the wasm backend"),
+  })
+  .describe("tensor engine");
+
+export const sampleSchema = z
+  .strictObject({
+    sampler: z.enum(["ddim", "ddpm", "dpmpp"]).default("dpmpp").describe("sampler"),
+    steps: posInt().default(25).describe("denoising steps"),
+    guidance: z.number().nonnegative().default(3.0).describe("classifier-free guidance scale w (1 = no guidance)"),
+    eta: z.number().nonnegative().default(0).describe("DDIM η (0 = deterministic)"),
+    engine: z.enum(["tfjs", "onnx"]).default("tfjs").describe("network engine for sampling"),
+    ema: z.boolean().default(true).describe("sample with the EMA weights"),
+    batch_size: posInt().default(16).describe("images per network call"),
+  })
+  .describe("sampling");
+
+export const variantSchema = z.strictObject({
+  name: z.string().min(1).describe("variant name"),
+  sample: sampleSchema.partial().optional().describe("sampling overrides"),
+  train: trainSchema.partial().optional().describe("training overrides (the variant trains its own model per fold)"),
+  model: modelSchema.partial().optional().describe("model overrides (the variant trains its own model per fold)"),
+  diffusion: diffusionSchema.partial().optional().describe("diffusion overrides (the variant trains its own model per fold)"),
+});
+
+export const evalSchema = z
+  .strictObject({
+    folds: z.number().int().min(2).default(5).describe("k of k-fold cross-validation"),
+    samples_per_fold: posInt().default(16).describe("images generated per fold and variant"),
+    features: z.string().default("domain").describe("feature extractor for FID/KID: domain, or onnx:PATH"),
+    parallel: posInt().default(1).describe("folds run at once"),
+    bootstrap: nonNegInt().default(200).describe("bootstrap resamples for FID/KID confidence intervals"),
+    variants: z.array(variantSchema).min(1).default([{ name: "default" }]).describe("compared settings, each a set of overrides"),
+  })
+  .describe("k-fold evaluation");
+
+export const verifySchema = z
+  .strictObject({
+    rtol: z.number().nonnegative().default(1e-3).describe("relative tolerance for numbers on non-deterministic (GPU) backends"),
+  })
+  .describe("reproducibility checks");
+
+export const configSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").default("experiment").describe("experiment name (run folders are named after it)"),
+  seed: nonNegInt().default(42).describe("master seed; every random stream derives from it"),
+  dataset: datasetSchema.default(datasetSchema.parse({})),
+  model: modelSchema.default(modelSchema.parse({})),
+  diffusion: diffusionSchema.default(diffusionSchema.parse({})),
+  train: trainSchema.default(trainSchema.parse({})),
+  engine: engineSchema.default(engineSchema.parse({})),
+  sample: sampleSchema.default(sampleSchema.parse({})),
+  eval: evalSchema.default(evalSchema.parse({})),
+  verify: verifySchema.default(verifySchema.parse({})),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type DatasetConfig = z.infer<typeof datasetSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type DiffusionConfig = z.infer<typeof diffusionSchema>;
+export type TrainConfig = z.infer<typeof trainSchema>;
+export type EngineConfig = z.infer<typeof engineSchema>;
+export type SampleConfig = z.infer<typeof sampleSchema>;
+export type EvalConfig = z.infer<typeof evalSchema>;
+export type VariantConfig = z.infer<typeof variantSchema>;
+
+/** Default pair counts of the two study datasets. */
+export function datasetSize(d: DatasetConfig): number {
+  return d.n ?? (d.kind === "sketch2render" ? 55 : 60);
+}

@@ -1,0 +1,53 @@
+/**
+ * Atomic file writes: every file diffx writes goes to a temporary name in the same folder,
+ * is flushed, and is renamed over the target, so a reader (or a crash) never sees half a file.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RuntimeFailure } from "../errors.js";
+
+let counter = 0;
+
+/** Test hook: when set, called before each write; it may throw (e.g. to simulate ENOSPC). */
+let faultInjector: ((target: string) => void) | null = null;
+export function setWriteFaultInjector(fn: ((target: string) => void) | null): void {
+  faultInjector = fn;
+}
+
+function describeWriteError(target: string, err: unknown): RuntimeFailure {
+  const e = err as NodeJS.ErrnoException;
+  if (e && e.code === "ENOSPC") return new RuntimeFailure(`disk full while writing ${target} (ENOSPC); the previous file, if any, is unchanged`);
+  if (e && (e.code === "EACCES" || e.code === "EPERM")) return new RuntimeFailure(`permission denied writing ${target}`);
+  if (e && e.code === "EROFS") return new RuntimeFailure(`read-only file system: cannot write ${target}`);
+  return new RuntimeFailure(`cannot write ${target}: ${e && e.message ? e.message : String(err)}`);
+}
+
+/** Write `data` to `target` atomically (temp file + fsync + rename). Creates parent folders. */
+export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${counter++}`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    if (faultInjector) faultInjector(target);
+    const fd = fs.openSync(tmp, "w");
+    try {
+      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      /* nothing to clean */
+    }
+    throw describeWriteError(target, err);
+  }
+}
+
+/** JSON with two-space indent and a trailing newline, written atomically. */
+export function writeJsonAtomic(target: string, value: unknown): void {
+  writeFileAtomic(target, JSON.stringify(value, null, 2) + "\n");
+}
