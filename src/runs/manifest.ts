@@ -1,0 +1,126 @@
+/**
+ * The run manifest (`manifest.json`, format "diffx-run/1"): what produced the run (diffx
+ * version, git commit, Node, backend, seeds, config and dataset hashes, lockfile hash) and the
+ * sha256 of every output file, so `diffx verify` can re-run and compare.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execFileSync } from "node:child_process";
+import { writeJsonAtomic } from "../engine/atomic.js";
+import { sha256File } from "../engine/hash.js";
+import { RuntimeFailure } from "../errors.js";
+import { DIFFX_VERSION, PACKAGE_ROOT } from "./version.js";
+import { RUN_FILES } from "./folder.js";
+
+export const RUN_MANIFEST_FORMAT = "diffx-run/1";
+
+export interface BackendRecord {
+  name: string;
+  version: string;
+  threads: number;
+  skipped: { name: string; reason: string }[];
+  devices: string[];
+  workers: number;
+}
+
+export interface RunManifest {
+  format: typeof RUN_MANIFEST_FORMAT;
+  kind: "train" | "eval" | "sample";
+  diffx_version: string;
+  git_commit: string | null;
+  lockfile_sha256: string | null;
+  node: string;
+  platform: string;
+  cpu: string;
+  cores: number;
+  backend: BackendRecord | null;
+  seed: number;
+  config_hash: string;
+  dataset_hash: string | null;
+  started: string;
+  finished: string | null;
+  status: "running" | "finished" | "interrupted" | "failed";
+  /** Training progress recorded at the last checkpoint. */
+  step?: number;
+  /** sha256 of every output file, by path relative to the run folder. */
+  outputs: Record<string, string>;
+}
+
+export function gitCommit(): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export function lockfileHash(): string | null {
+  const lock = path.join(PACKAGE_ROOT, "package-lock.json");
+  return fs.existsSync(lock) ? sha256File(lock) : null;
+}
+
+export function newManifest(kind: RunManifest["kind"], seed: number, configHash: string, datasetHash: string | null): RunManifest {
+  return {
+    format: RUN_MANIFEST_FORMAT,
+    kind,
+    diffx_version: DIFFX_VERSION,
+    git_commit: gitCommit(),
+    lockfile_sha256: lockfileHash(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.availableParallelism(),
+    backend: null,
+    seed,
+    config_hash: configHash,
+    dataset_hash: datasetHash,
+    started: new Date().toISOString(),
+    finished: null,
+    status: "running",
+    outputs: {},
+  };
+}
+
+export function manifestPath(runDir: string): string {
+  return path.join(runDir, RUN_FILES.manifest);
+}
+
+export function readManifest(runDir: string): RunManifest {
+  const file = manifestPath(runDir);
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RuntimeFailure(code === "ENOENT" ? `${file}: missing run manifest` : `${file}: unreadable run manifest (${(err as Error).message})`);
+  }
+  const m = data as Partial<RunManifest>;
+  if (!m || m.format !== RUN_MANIFEST_FORMAT || typeof m.outputs !== "object") throw new RuntimeFailure(`${file}: not a ${RUN_MANIFEST_FORMAT} manifest`);
+  return m as RunManifest;
+}
+
+export function writeManifest(runDir: string, m: RunManifest): void {
+  writeJsonAtomic(manifestPath(runDir), m);
+}
+
+/** Every file under the run folder (relative, sorted), except the manifest itself, the lock and temp files. */
+export function listOutputs(runDir: string, under = ""): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of fs.readdirSync(path.join(runDir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && r !== RUN_FILES.manifest && r !== RUN_FILES.lock && !e.name.includes(".tmp-")) out.push(r);
+    }
+  };
+  if (fs.existsSync(path.join(runDir, under))) walk(under);
+  return out.sort();
+}
+
+/** Recompute the sha256 of every output into the manifest. */
+export function hashOutputs(runDir: string, m: RunManifest): void {
+  const outputs: Record<string, string> = {};
+  for (const rel of listOutputs(runDir)) outputs[rel] = sha256File(path.join(runDir, rel));
+  m.outputs = outputs;
+}
