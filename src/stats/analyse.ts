@@ -1,0 +1,51 @@
+/**
+ * The full statistics of a fold × variant table, as `diffx stats --json` prints it and the eval
+ * report stores it. This is the entry point for callers holding data in memory.
+ */
+import { oneWayAnova, repeatedMeasuresAnova, columns, type OneWayAnova, type RmAnova } from "./anova.js";
+import { friedman, type Friedman } from "./friedman.js";
+import { pairwisePosthoc, type PosthocPair } from "./posthoc.js";
+import { summarise, type VariantSummary } from "./summary.js";
+import { toFoldMatrix, type FoldMatrix } from "./table.js";
+
+export interface StatsResult {
+  summary: Record<string, VariantSummary>;
+  rm_anova: RmAnova;
+  oneway_anova: OneWayAnova;
+  friedman: Friedman;
+  posthoc: PosthocPair[];
+}
+
+/** A cell given in memory; numeric fold ids are accepted and used as their decimal string. */
+export interface TableRow {
+  fold: string | number;
+  variant: string;
+  value: number;
+}
+
+/**
+ * Analyse rows (one per fold × variant). Throws UsageError for duplicate or missing cells,
+ * non-finite values, fewer than 2 variants or 2 folds; `source` names the data in that message.
+ */
+export function analyse(rows: readonly TableRow[], source = "stats table"): StatsResult {
+  const matrix = toFoldMatrix(
+    rows.map((r) => ({ fold: String(r.fold), variant: r.variant, value: r.value })),
+    source,
+  );
+  return analyseMatrix(matrix);
+}
+
+/** Analyse an already complete matrix (values[fold][variant]). */
+export function analyseMatrix(matrix: FoldMatrix): StatsResult {
+  const { values, variants } = matrix;
+  const cols = columns(values);
+  // fromEntries defines own properties, so any variant name (even "__proto__") is a plain key
+  const summary: Record<string, VariantSummary> = Object.fromEntries(variants.map((v, j) => [v, summarise(cols[j]!)]));
+  return {
+    summary,
+    rm_anova: repeatedMeasuresAnova(values),
+    oneway_anova: oneWayAnova(cols),
+    friedman: friedman(values),
+    posthoc: pairwisePosthoc(values, variants),
+  };
+}

@@ -1,0 +1,9 @@
+/** Public API of src/stats. */
+export { analyse, analyseMatrix, type StatsResult, type TableRow } from "./analyse.js";
+export { formatStatsText } from "./format.js";
+export { readTableCsv, parseTableCsv, toFoldMatrix, type Observation, type FoldMatrix } from "./table.js";
+export { summarise, type VariantSummary } from "./summary.js";
+export { repeatedMeasuresAnova, oneWayAnova, greenhouseGeisserEpsilon, type RmAnova, type OneWayAnova } from "./anova.js";
+export { friedman, type Friedman } from "./friedman.js";
+export { pairedTTest, holm, pairwisePosthoc, type PairedTTest, type PosthocPair } from "./posthoc.js";
+export { fUpperTail, tUpperTail, tTwoSidedP, chiSquareUpperTail, tUpperQuantile } from "./distributions.js";
