@@ -1,0 +1,84 @@
+/**
+ * One call for what a report needs about two feature sets: FID, KID (mean and std over
+ * subsets), optional bootstrap confidence intervals for both, and the small-sample caveats
+ * that apply, as strings (never printed here).
+ */
+import type { ProgressSink } from "../engine/progress.js";
+import { bootstrapIntervals, type Interval } from "./bootstrap.js";
+import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
+import { fid } from "./fid.js";
+import { kid, KID_DEFAULTS, mmd2Unbiased, PolyKernel, type KidOptions } from "./kid.js";
+
+export interface CompareOptions {
+  kid?: KidOptions;
+  /** Bootstrap CIs for FID and KID; omitted or resamples 0 = no intervals. */
+  bootstrap?: { resamples: number; seed?: number; level?: number };
+  /** Names of the two sets in error messages (e.g. file paths). */
+  labels?: [string, string];
+  progress?: ProgressSink;
+}
+
+export interface FeatureComparison {
+  fid: number;
+  kid: number;
+  kid_std: number;
+  n_a: number;
+  n_b: number;
+  dims: number;
+  kid_subsets: number;
+  kid_subset_size: [number, number];
+  /** Percentile bootstrap intervals at `ci_level` (absent without bootstrap). */
+  fid_ci?: Interval;
+  kid_ci?: Interval;
+  ci_level?: number;
+  bootstrap_resamples?: number;
+  warnings: string[];
+}
+
+export function compareFeatures(a: FeatureRows, b: FeatureRows, options: CompareOptions = {}): FeatureComparison {
+  const [labelA, labelB] = options.labels ?? ["a", "b"];
+  const dims = checkFeaturePair(a, b, labelA, labelB);
+  const kernel = new PolyKernel(a, b);
+  const fidValue = fid(a, b);
+  const k = kid(a, b, options.kid, kernel);
+  const result: FeatureComparison = {
+    fid: fidValue,
+    kid: k.kid,
+    kid_std: k.kid_std,
+    n_a: a.length,
+    n_b: b.length,
+    dims,
+    kid_subsets: k.subsets,
+    kid_subset_size: [k.subsetSizeA, k.subsetSizeB],
+    warnings: [],
+  };
+  const boot = options.bootstrap;
+  if (boot && boot.resamples > 0) {
+    const level = boot.level ?? 0.95;
+    const [fidCi, kidCi] = bootstrapIntervals(
+      a.length,
+      b.length,
+      (idxA, idxB) => [fid(idxA.map((i) => a[i]), idxB.map((i) => b[i])), mmd2Unbiased(kernel, idxA, idxB)],
+      { resamples: boot.resamples, seed: boot.seed ?? options.kid?.seed ?? KID_DEFAULTS.seed, level, progress: options.progress },
+    );
+    Object.assign(result, { fid_ci: fidCi, kid_ci: kidCi, ci_level: level, bootstrap_resamples: boot.resamples });
+  }
+  result.warnings = smallSampleWarnings(result);
+  return result;
+}
+
+/** The caveats that apply to a comparison of this size. */
+export function smallSampleWarnings(r: Pick<FeatureComparison, "n_a" | "n_b" | "dims" | "kid_subset_size" | "kid_ci">): string[] {
+  const out: string[] = [];
+  const small = [r.n_a < r.dims ? `n_a = ${r.n_a}` : "", r.n_b < r.dims ? `n_b = ${r.n_b}` : ""].filter(Boolean);
+  if (small.length > 0) {
+    out.push(
+      `${small.join(" and ")} below the feature dimension ${r.dims}: the covariance estimates are rank-deficient. ` +
+        `FID is still computed exactly, but it is biased upwards at small n; compare it only with FIDs computed at the same n with the same extractor (KID is unbiased).`,
+    );
+  }
+  if (r.kid_subset_size[0] === r.n_a && r.kid_subset_size[1] === r.n_b) {
+    out.push(`KID subsets would be the whole sets (subset size ≥ n), so KID was computed once on all samples and kid_std is 0${r.kid_ci ? "; see the bootstrap interval for its uncertainty" : ""}.`);
+  }
+  return out;
+}
