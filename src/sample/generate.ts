@@ -1,0 +1,66 @@
+/**
+ * Generate images for a list of conditions with any sampler and any network session (tfjs or
+ * onnxruntime): batches of conditions, per-sample noise from (seed, global sample index), optional
+ * classifier-free guidance, results as 8-bit images.
+ */
+import type { ModelConfig } from "../config/schema.js";
+import { floatsToImage, type Image } from "../engine/image.js";
+import { guidedDenoiser } from "../diffusion/samplers/guidance.js";
+import { sample, seededNoise } from "../diffusion/samplers/sample.js";
+import type { SamplerSettings } from "../diffusion/samplers/types.js";
+import type { Prediction } from "../diffusion/parameterization.js";
+import type { NoiseSchedule } from "../diffusion/schedule.js";
+import type { Tokenizer } from "../model/tokenizer.js";
+import type { ProgressSink } from "../engine/progress.js";
+import { conditionInputs, type Condition } from "./conditions.js";
+import { conditionedDenoiser, type NetworkSession } from "./tfjs-network.js";
+
+export interface GenerateRequest {
+  session: NetworkSession;
+  model: ModelConfig;
+  schedule: NoiseSchedule;
+  prediction: Prediction;
+  sampler: SamplerSettings;
+  guidance: number;
+  seed: number;
+  tokenizer: Tokenizer | null;
+  /** One condition per sample; sample k of this call has global index `firstIndex + k`. */
+  conditions: readonly Condition[];
+  firstIndex?: number;
+  batchSize: number;
+  progress?: ProgressSink;
+}
+
+export async function generate(req: GenerateRequest): Promise<Image[]> {
+  const R = req.model.resolution;
+  const size = R * R * 3;
+  const noise = seededNoise(req.seed, size);
+  const first = req.firstIndex ?? 0;
+  const guided = req.model.conditioning !== "none" && req.guidance !== 1;
+  const images: Image[] = [];
+  const total = req.conditions.length * req.sampler.steps;
+  req.progress?.start("sampling", total);
+  try {
+    for (let b = 0; b < req.conditions.length; b += req.batchSize) {
+      const conds = req.conditions.slice(b, b + req.batchSize);
+      const inputs = conditionInputs(req.model, conds, req.tokenizer);
+      const net = conditionedDenoiser(req.session, req.model, inputs, guided);
+      const denoiser = guided ? guidedDenoiser(net, req.guidance) : net;
+      const samples = conds.map((_, k) => first + b + k);
+      const x = await sample({
+        denoiser,
+        schedule: req.schedule,
+        prediction: req.prediction,
+        sampler: req.sampler,
+        noise,
+        samples,
+        sampleSize: size,
+        onStep: (done) => req.progress?.update(b * req.sampler.steps + done * conds.length),
+      });
+      for (let k = 0; k < conds.length; k++) images.push(floatsToImage(x.subarray(k * size, (k + 1) * size), R, R, 3));
+    }
+  } finally {
+    req.progress?.stop();
+  }
+  return images;
+}

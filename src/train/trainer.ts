@@ -1,0 +1,279 @@
+/**
+ * The training loop (nanoGPT-style: one file that reads top to bottom).
+ *
+ * One step: take the next global batch (seeded data order), compute this worker's shard of it
+ * (per-sample noise, timestep, dropout, flip from (seed, step, sample)), back-propagate the
+ * diffusion loss, average gradients across workers (identity with one worker), clip by global
+ * norm, apply AdamW, update the EMA. Every `checkpoint_every` steps and at the end rank 0 writes
+ * an atomic checkpoint; a resumed run continues bit-identically on CPU backends.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import type { Config } from "../config/schema.js";
+import { RuntimeFailure } from "../errors.js";
+import type { ProgressSink } from "../engine/progress.js";
+import { makeSchedule, type NoiseSchedule } from "../diffusion/schedule.js";
+import { diffusionLoss, objectiveConfig } from "../diffusion/objective.js";
+import { vlbOnBatch } from "../diffusion/vlb.js";
+import { forward } from "../model/model.js";
+import { initParams, type ParamMap } from "../model/params.js";
+import { modelParamSpecs } from "../model/model.js";
+import { Tokenizer } from "../model/tokenizer.js";
+import { TfjsOps, paramTensors, hostParams, disposeTensors } from "../nn/tfjs-ops.js";
+import { Rng } from "../engine/rng.js";
+import { Adam, ADAM_DEFAULTS, globalNorm } from "./optimizer.js";
+import { learningRate } from "./lr.js";
+import { nextBatch, type DataPosition } from "./batches.js";
+import { stepInputs } from "./step-inputs.js";
+import { writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "./checkpoint.js";
+import type { TrainingSet } from "./training-set.js";
+import { MetricsLog, type MetricsRecord } from "./metrics-log.js";
+
+/** Averages a flat buffer across workers in place (identity for a single worker). */
+export interface GradientReducer {
+  readonly rank: number;
+  readonly world: number;
+  average(buf: Float32Array): Promise<void>;
+}
+
+export const singleWorker: GradientReducer = { rank: 0, world: 1, average: async () => {} };
+
+export interface LoopOptions {
+  runDir: string;
+  config: Config;
+  data: TrainingSet;
+  /** Pairs held out for the VLB/KL logging batch (defaults to the first training pairs). */
+  heldOut?: TrainingSet;
+  tokenizer: Tokenizer | null;
+  resumeFrom: Checkpoint | null;
+  reducer: GradientReducer;
+  progress: ProgressSink;
+  signal?: AbortSignal;
+  /** Stop after this step (for `verify --steps K`); defaults to train.steps. */
+  stopAt?: number;
+  /** Called after each checkpoint is written (rank 0): the manifest is refreshed there. */
+  onCheckpoint?: (step: number) => void;
+}
+
+export interface LoopResult {
+  step: number;
+  interrupted: boolean;
+  params: ParamMap;
+  ema: ParamMap;
+}
+
+/** Seed of the parameter initialisation (a stream of its own, derived from the master seed). */
+export function initSeed(seed: number): number {
+  return new Rng(seed, "init").nextU32();
+}
+
+const VLB_BATCH = 8;
+
+export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
+  const { config, data, reducer } = o;
+  const cfg = config.train;
+  const model = config.model;
+  const R = model.resolution;
+  const schedule: NoiseSchedule = makeSchedule(config.diffusion);
+  const objective = objectiveConfig(schedule, config.diffusion);
+  const vocab = o.tokenizer ? o.tokenizer.size : 0;
+  const specs = modelParamSpecs(model, vocab);
+  const B = cfg.batch_size;
+  if (B % reducer.world !== 0) throw new RuntimeFailure(`train.batch_size ${B} does not split into ${reducer.world} equal shards`);
+  const shard = B / reducer.world;
+  const myPositions = Array.from({ length: shard }, (_, k) => reducer.rank * shard + k);
+  const stopAt = Math.min(o.stopAt ?? cfg.steps, cfg.steps);
+
+  // ---- state: fresh or from a checkpoint
+  let step = 0;
+  let pos: DataPosition = { epoch: 0, offset: 0 };
+  const init = o.resumeFrom ? o.resumeFrom.params : initParams(specs, initSeed(config.seed));
+  const vars = paramTensors(init, true) as Map<string, tf.Variable>;
+  const ema = paramTensors(o.resumeFrom ? o.resumeFrom.ema : init, false);
+  const adam = new Adam(vars, { ...ADAM_DEFAULTS, weightDecay: cfg.weight_decay, decoupled: cfg.optimizer === "adamw" });
+  if (o.resumeFrom) {
+    const m = new Map([...o.resumeFrom.adamM].map(([k, v]) => [k, v.data]));
+    const v = new Map([...o.resumeFrom.adamV].map(([k, v2]) => [k, v2.data]));
+    adam.load(m, v, o.resumeFrom.state.optimizer_step);
+    step = o.resumeFrom.state.step;
+    pos = o.resumeFrom.state.data;
+  }
+  const ops = new TfjsOps(vars);
+  const names = [...vars.keys()];
+  const sizes = names.map((n) => vars.get(n)!.size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const log = reducer.rank === 0 ? new MetricsLog(path.join(o.runDir, "metrics.jsonl"), step) : null;
+
+  // fixed VLB batch: first pairs of the held-out set, evenly spread timesteps, fixed noise
+  const vlbSet = o.heldOut ?? data;
+  const vlbCount = Math.min(VLB_BATCH, vlbSet.n);
+  const vlbRows = Array.from({ length: vlbCount }, (_, k) => k);
+  const vlbIn = stepInputs(vlbSet, model, o.tokenizer, config.seed, -1, vlbRows, vlbRows, schedule.T, 0, false);
+  const vlbT = Array.from({ length: vlbCount }, (_, k) => Math.floor(((k + 0.5) * schedule.T) / vlbCount));
+  const vlbNoise = new Rng(config.seed, "vlb").normals(vlbCount * R * R * 3);
+
+  const saveCheckpoint = (lastLoss: number | null): void => {
+    if (reducer.rank !== 0) return;
+    writeCheckpoint(o.runDir, {
+      state: { format: CHECKPOINT_FORMAT, step, optimizer_step: adam.t, data: pos, rng: { seed: config.seed, derivation: "Rng(seed, 'sample', step, i); Rng(seed, 'data', epoch)" }, loss: lastLoss },
+      params: hostParams(vars),
+      ema: hostParams(ema),
+      adamM: hostParams(adam.m),
+      adamV: hostParams(adam.v),
+    });
+    o.onCheckpoint?.(step);
+  };
+
+  const startStep = step;
+  const t0 = Date.now();
+  let lastLoss: number | null = null;
+  let interrupted = false;
+  let tensorsAtStart = -1;
+  o.progress.start("training", stopAt);
+  o.progress.update(step);
+  try {
+    while (step < stopAt) {
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const lr = learningRate(step, cfg.lr, cfg.warmup, cfg.steps);
+      const batch = nextBatch(config.seed, data.n, B, pos);
+      const myPairs = myPositions.map((p) => batch.indices[p]);
+      const inp = stepInputs(data, model, o.tokenizer, config.seed, step, myPositions, myPairs, schedule.T, cfg.cond_dropout, cfg.flip);
+
+      // ---- forward + backward on this worker's shard (mean loss over the shard)
+      const flat = new Float32Array(total + 1);
+      tf.tidy(() => {
+        const x0 = tf.tensor(inp.x0, [shard, R, R, 3]);
+        const eps = tf.tensor(inp.noise, [shard, R, R, 3]);
+        const tArr = Array.from(inp.t);
+        const xt = tf.tidy(() => {
+          const a = tf.tensor(tArr.map((t) => schedule.sqrtAlphaBars[t]), [shard, 1, 1, 1]);
+          const s = tf.tensor(tArr.map((t) => schedule.sqrtOneMinusAlphaBars[t]), [shard, 1, 1, 1]);
+          return tf.add(tf.mul(a, x0), tf.mul(s, eps)); // q(x_t | x_0), DDPM eq. 4
+        });
+        const { value, grads } = tf.variableGrads(() =>
+          diffusionLoss(
+            forward(ops, model, {
+              x: xt,
+              t: tf.tensor(Float32Array.from(tArr), [shard]),
+              cond: tf.tensor(inp.cond, [shard]),
+              tokens: inp.tokens ? tf.tensor(inp.tokens, [shard, model.max_tokens], "int32") : undefined,
+              sketch: inp.sketch ? tf.tensor(inp.sketch, [shard, R, R, 1]) : undefined,
+            }),
+            x0,
+            eps,
+            tArr,
+            objective,
+          ),
+          [...vars.values()],
+        );
+        let off = 0;
+        names.forEach((n, k) => {
+          const g = grads[vars.get(n)!.name];
+          if (g) flat.set(g.dataSync() as Float32Array, off);
+          off += sizes[k];
+        });
+        flat[total] = value.dataSync()[0];
+      });
+
+      // ---- all-reduce (average over equal shards = gradient of the global-batch mean loss)
+      await o.reducer.average(flat);
+      const loss = flat[total];
+      if (!Number.isFinite(loss)) {
+        throw new RuntimeFailure(`loss is ${loss} at step ${step + 1}; training stopped. The last good checkpoint is intact; lower train.lr or check the data, then --resume`);
+      }
+      const gradMap = new Map<string, Float32Array>();
+      let off = 0;
+      names.forEach((n, k) => {
+        gradMap.set(n, flat.subarray(off, off + sizes[k]));
+        off += sizes[k];
+      });
+      const gnorm = globalNorm(gradMap);
+      if (!Number.isFinite(gnorm)) throw new RuntimeFailure(`gradient norm is ${gnorm} at step ${step + 1}; training stopped, the last good checkpoint is intact`);
+      const clip = cfg.grad_clip > 0 && gnorm > cfg.grad_clip ? cfg.grad_clip / gnorm : 1;
+
+      // ---- update: AdamW, then EMA
+      const gradTensors = new Map<string, tf.Tensor>();
+      for (const n of names) {
+        const g = gradMap.get(n)!;
+        const scaled = clip === 1 ? g : g.map((v) => v * clip);
+        gradTensors.set(n, tf.tensor(scaled, vars.get(n)!.shape));
+      }
+      adam.apply(gradTensors, lr);
+      disposeTensors(gradTensors);
+      for (const [n, e] of ema) {
+        const next = tf.tidy(() => tf.add(tf.mul(e, cfg.ema), tf.mul(vars.get(n)!, 1 - cfg.ema)));
+        e.dispose();
+        ema.set(n, next);
+      }
+      step += 1;
+      pos = batch.next;
+      lastLoss = loss;
+      if (step === startStep + 2) tensorsAtStart = tf.memory().numTensors;
+      else if (tensorsAtStart >= 0 && step > startStep + 2 && tf.memory().numTensors > tensorsAtStart) {
+        throw new RuntimeFailure(`tensor leak: ${tf.memory().numTensors - tensorsAtStart} tensors not disposed at step ${step}`);
+      }
+
+      // ---- logging
+      const secs = (Date.now() - t0) / 1000;
+      const rate = (step - startStep) / Math.max(secs, 1e-9);
+      if (log && (step % cfg.log_every === 0 || step === stopAt)) {
+        const rec: MetricsRecord = { step, loss, lr, grad_norm: gnorm, steps_per_s: rate };
+        if (step % cfg.eval_every === 0 || step === cfg.steps) {
+          const denoise = async (x: Float32Array, t: Float32Array): Promise<Float32Array> => {
+            const out = tf.tidy(() =>
+              forward(ops, model, {
+                x: tf.tensor(x, [vlbCount, R, R, 3]),
+                t: tf.tensor(t, [vlbCount]),
+                cond: tf.ones([vlbCount]),
+                tokens: vlbIn.tokens ? tf.tensor(vlbIn.tokens, [vlbCount, model.max_tokens], "int32") : undefined,
+                sketch: vlbIn.sketch ? tf.tensor(vlbIn.sketch, [vlbCount, R, R, 1]) : undefined,
+              }),
+            );
+            const d = (await out.data()) as Float32Array;
+            out.dispose();
+            return d;
+          };
+          const v = await vlbOnBatch(denoise, vlbIn.x0, vlbNoise, vlbT, schedule, config.diffusion.prediction);
+          rec.kl_bpd = v.mean;
+        }
+        log.append(rec);
+      }
+      o.progress.update(step, { loss });
+      if (step % cfg.checkpoint_every === 0 && step < stopAt) saveCheckpoint(lastLoss);
+    }
+    saveCheckpoint(lastLoss);
+  } finally {
+    o.progress.stop();
+    log?.close();
+  }
+  const result: LoopResult = { step, interrupted, params: hostParams(vars), ema: hostParams(ema) };
+  adam.dispose();
+  disposeTensors(vars);
+  disposeTensors(ema);
+  return result;
+}
+
+/** Does the run folder already hold metrics past `step`? (used to refuse silent overwrite) */
+export function metricsPath(runDir: string): string {
+  return path.join(runDir, "metrics.jsonl");
+}
+
+export function readMetrics(runDir: string): MetricsRecord[] {
+  const file = metricsPath(runDir);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim().length > 0)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as MetricsRecord];
+      } catch {
+        return [];
+      }
+    });
+}
