@@ -1,0 +1,114 @@
+/**
+ * Writing a dataset folder so that nothing half-written is ever visible: every file goes into
+ * a hidden staging folder next to the target (each file itself written atomically), the
+ * manifest last, and the staging folder is renamed into place. An existing folder holding the
+ * identical dataset is reused untouched; a different dataset is only replaced with `force`;
+ * a folder that is not a dataset is never replaced.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RuntimeFailure, UsageError } from "../errors.js";
+import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
+import { makeManifest, MANIFEST_FILE, PAIRS_FILE, readManifest, serializePairs, verifyDataset, type DatasetKind, type GeneratedPair, type GeneratorInfo } from "./dataset.js";
+
+export interface DatasetContent {
+  kind: DatasetKind;
+  generator: GeneratorInfo;
+  seed: number | null;
+  image_size: number;
+  pairs: GeneratedPair[];
+}
+
+export interface WriteResult {
+  /** Absolute folder path. */
+  dir: string;
+  hash: string;
+  n: number;
+  /** True when an identical dataset was already there and nothing was written. */
+  reused: boolean;
+  /** True when a different dataset was replaced (force). */
+  replaced: boolean;
+}
+
+let stageCounter = 0;
+
+function describeExisting(dir: string): "absent" | "empty" | "dataset" | "other" {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    return "absent";
+  }
+  if (!st.isDirectory()) return "other";
+  const entries = fs.readdirSync(dir);
+  if (entries.length === 0) return "empty";
+  return entries.includes(MANIFEST_FILE) ? "dataset" : "other";
+}
+
+/** Write `content` as a dataset folder at `outDir` (see the module comment for the rules). */
+export function writeDataset(outDir: string, content: DatasetContent, opts: { force?: boolean } = {}): WriteResult {
+  const dir = path.resolve(outDir);
+  const files = new Map<string, Uint8Array>();
+  for (const pair of content.pairs)
+    for (const f of pair.files) {
+      if (files.has(f.path)) throw new Error(`writeDataset: two pairs write ${f.path}`);
+      files.set(f.path, f.bytes);
+    }
+  files.set(PAIRS_FILE, Buffer.from(serializePairs(content.pairs.map((p) => p.record)), "utf8"));
+  const manifest = makeManifest({ kind: content.kind, generator: content.generator, seed: content.seed, n: content.pairs.length, image_size: content.image_size }, files);
+  const result = { dir, hash: manifest.hash, n: content.pairs.length };
+
+  const existing = describeExisting(dir);
+  if (existing === "other") throw new UsageError(`${dir} exists and is not a diffx dataset folder; refusing to replace it (choose another --out)`);
+  if (existing === "dataset") {
+    let old: { hash: string } | null = null;
+    try {
+      old = readManifest(dir);
+    } catch {
+      old = null;
+    }
+    if (old && old.hash === manifest.hash) {
+      const check = verifyDataset(dir);
+      if (check.ok) return { ...result, reused: true, replaced: false };
+      if (!opts.force) {
+        const bad = [...check.changed.map((f) => `${f} (changed)`), ...check.missing.map((f) => `${f} (missing)`)];
+        throw new UsageError(`${dir} holds this dataset but its files were modified: ${bad.join(", ")}; use --force to rebuild it`);
+      }
+    } else if (!opts.force) {
+      const what = old ? `a different dataset (hash ${old.hash.slice(0, 12)}…, this build ${manifest.hash.slice(0, 12)}…)` : "a dataset folder with an unreadable manifest";
+      throw new UsageError(`${dir} already holds ${what}; use --force to replace it`);
+    }
+  }
+
+  const parent = path.dirname(dir);
+  const base = path.basename(dir);
+  const stage = path.join(parent, `.${base}.tmp-${process.pid}-${stageCounter++}`);
+  try {
+    fs.mkdirSync(stage, { recursive: true });
+    for (const [rel, bytes] of files) writeFileAtomic(path.join(stage, rel), bytes);
+    writeJsonAtomic(path.join(stage, MANIFEST_FILE), manifest);
+  } catch (err) {
+    fs.rmSync(stage, { recursive: true, force: true });
+    throw err;
+  }
+  commit(stage, dir, existing !== "absent");
+  return { ...result, reused: false, replaced: existing === "dataset" };
+}
+
+/** Move the staged folder into place, keeping the old one until the new one is there. */
+function commit(stage: string, dir: string, exists: boolean): void {
+  const old = path.join(path.dirname(dir), `.${path.basename(dir)}.old-${process.pid}-${stageCounter++}`);
+  try {
+    if (exists) fs.renameSync(dir, old);
+    try {
+      fs.renameSync(stage, dir);
+    } catch (err) {
+      if (exists) fs.renameSync(old, dir);
+      throw err;
+    }
+  } catch (err) {
+    fs.rmSync(stage, { recursive: true, force: true });
+    throw new RuntimeFailure(`cannot move the new dataset into ${dir}: ${(err as Error).message}`);
+  }
+  if (exists) fs.rmSync(old, { recursive: true, force: true });
+}
