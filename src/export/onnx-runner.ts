@@ -134,7 +134,7 @@ export async function runOnnxWithShape(s: OnnxSession, feeds: Record<string, Onn
   }
   const out = result[outName];
   if (!out || out.type !== "float32" || !(out.data instanceof Float32Array)) throw new RuntimeFailure(`${s.source}: output "${outName}" is not a float32 tensor`);
-  return { data: out.data, shape: [...out.dims] };
+  return { data: new Float32Array(out.data), shape: [...out.dims] };
 }
 
 /** Runs the model and returns its (first) output's data (row-major). */

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
+import { modelSchema } from "../config/schema.js";
 import { writeJsonAtomic } from "../engine/atomic.js";
 import { sha256File } from "../engine/hash.js";
 import { UsageError } from "../errors.js";
@@ -56,8 +57,8 @@ export const onnxSidecarSchema = z.strictObject({
   tokenizer: z.unknown().nullable(),
   /** Caption length in tokens (text conditioning), else null. */
   max_tokens: z.number().int().positive().nullable(),
-  /** The run's resolved `model` config section, for reference. */
-  model_config: z.record(z.string(), z.unknown()),
+  /** The run's resolved `model` config section (the network's shape and condition inputs). */
+  model_config: modelSchema,
 });
 
 export type OnnxSidecar = z.infer<typeof onnxSidecarSchema>;

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { modelSchema } from "../../src/config/schema.js";
 import { UsageError, RuntimeFailure } from "../../src/errors.js";
 import { exportOnnx, type ExportInput, type TracedForward } from "../../src/export/onnx-export.js";
 import { createOnnxSession, cudaChoiceFromEnv, releaseOnnxSession, runOnnx } from "../../src/export/onnx-runner.js";
@@ -79,7 +80,7 @@ function sidecar(): OnnxSidecar {
     output: { name: summary.outputName, shape: summary.outputShape },
     tokenizer: { format: "diffx-tokenizer", version: 1, vocab: ["<pad>", "<unk>", "<bos>", "red"] },
     max_tokens: 8,
-    model_config: { resolution: 16, channels: [8, 16] },
+    model_config: modelSchema.parse({ resolution: 16, channels: [8, 16], conditioning: "text", max_tokens: 8 }),
   };
 }
 
