@@ -1,0 +1,121 @@
+/**
+ * The worker side of the pool: what a worker script started by startWorkers() knows about
+ * itself (rank, world, rendezvous folder, device, threads), how it talks to the parent (small
+ * JSON messages over IPC), and the heartbeat that tells the parent's watchdog it is alive.
+ *
+ * A worker script is the entry of its own process, so this helper plays the part `src/cli` plays
+ * for the main process: runWorker() ends the process when the work fails or the parent is gone.
+ *
+ *   runWorker(async (ctx) => {
+ *     const group = await AllReduce.connect(ctx.rank, ctx.world, ctx.rendezvous, 60_000);
+ *     try { … ctx.send({ step, loss }); … return summary; } finally { group.close(); }
+ *   });
+ */
+import { RuntimeFailure } from "../../errors.js";
+import { PeerFailure } from "./link.js";
+import { ENV, type WorkerToParent } from "./protocol.js";
+
+export interface WorkerContext {
+  readonly rank: number;
+  readonly world: number;
+  /** The folder where the all-reduce sockets meet (pass to AllReduce.connect). */
+  readonly rendezvous: string;
+  /** The GPU id this worker sees as its only GPU, or "cpu". */
+  readonly device: string;
+  /** CPU threads this worker may use. */
+  readonly threads: number;
+  /** Send a small JSON-able message to the parent's onMessage (progress, metrics…). */
+  send(body: unknown): void;
+  /** Report a failure to the parent (naming the peer when the error is a PeerFailure). */
+  fail(err: unknown): Promise<void>;
+  /** Hand the result to the parent and let this process exit (closes the IPC channel). */
+  finish(result?: unknown): Promise<void>;
+  /** Stop the heartbeat timer (finish/fail do it too). */
+  stopHeartbeat(): void;
+}
+
+function envInt(name: string, min: number): number {
+  const raw = process.env[name];
+  const n = Number(raw);
+  if (raw === undefined || raw === "" || !Number.isInteger(n) || n < min) {
+    throw new RuntimeFailure(`this worker was not started by the diffx worker pool (${name}=${raw ?? "unset"})`);
+  }
+  return n;
+}
+
+function post(msg: WorkerToParent): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    try {
+      process.send(msg, undefined, {}, () => resolve());
+    } catch {
+      resolve(); // the parent is gone; nothing to tell
+    }
+  });
+}
+
+let current: WorkerContext | null = null;
+let finishing = false;
+
+/** This worker's context (created once per process); starts the heartbeat timer. */
+export function workerContext(): WorkerContext {
+  if (current) return current;
+  const rank = envInt(ENV.rank, 0);
+  const world = envInt(ENV.world, 1);
+  const rendezvous = process.env[ENV.rendezvous] ?? "";
+  if (rendezvous === "") throw new RuntimeFailure(`this worker was not started by the diffx worker pool (${ENV.rendezvous} unset)`);
+  const heartbeatMs = envInt(ENV.heartbeatMs, 1);
+  if (!process.send) throw new RuntimeFailure("this worker has no IPC channel to its parent (start it with startWorkers)");
+
+  void post({ diffx: "heartbeat" }); // ends the pool's start-up grace at once
+  const timer = setInterval(() => void post({ diffx: "heartbeat" }), heartbeatMs);
+  timer.unref();
+  // the parent died or dropped us: an orphaned worker must not keep training on its own
+  process.on("disconnect", () => {
+    if (!finishing) process.exit(1);
+  });
+
+  const ctx: WorkerContext = {
+    rank,
+    world,
+    rendezvous,
+    device: process.env[ENV.device] ?? "cpu",
+    threads: envInt(ENV.threads, 1),
+    send(body) {
+      void post({ diffx: "message", body });
+    },
+    async fail(err) {
+      clearInterval(timer);
+      const message = err instanceof Error ? err.message : String(err);
+      const msg: WorkerToParent = err instanceof PeerFailure && err.peer >= 0 ? { diffx: "error", message, peer: err.peer } : { diffx: "error", message };
+      await post(msg);
+    },
+    async finish(result) {
+      clearInterval(timer);
+      finishing = true;
+      await post({ diffx: "done", result: result ?? null });
+      if (process.connected) process.disconnect();
+    },
+    stopHeartbeat() {
+      clearInterval(timer);
+    },
+  };
+  current = ctx;
+  return ctx;
+}
+
+/**
+ * Run a worker's main function: its return value goes to the parent as the result; an error is
+ * reported to the parent and the process exits with code 1.
+ */
+export async function runWorker(main: (ctx: WorkerContext) => Promise<unknown>): Promise<void> {
+  const ctx = workerContext();
+  let result: unknown;
+  try {
+    result = await main(ctx);
+  } catch (err) {
+    await ctx.fail(err);
+    process.exit(1);
+  }
+  await ctx.finish(result);
+}
