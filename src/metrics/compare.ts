@@ -7,6 +7,7 @@ import type { ProgressSink } from "../engine/progress.js";
 import { bootstrapIntervals, type Interval } from "./bootstrap.js";
 import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
 import { fid } from "./fid.js";
+import { FidResampler } from "./fid-resample.js";
 import { kid, KID_DEFAULTS, mmd2Unbiased, PolyKernel, type KidOptions } from "./kid.js";
 
 export interface CompareOptions {
@@ -55,10 +56,11 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
   const boot = options.bootstrap;
   if (boot && boot.resamples > 0) {
     const level = boot.level ?? 0.95;
+    const resampler = new FidResampler(a, b);
     const [fidCi, kidCi] = bootstrapIntervals(
       a.length,
       b.length,
-      (idxA, idxB) => [fid(idxA.map((i) => a[i]), idxB.map((i) => b[i])), mmd2Unbiased(kernel, idxA, idxB)],
+      (idxA, idxB) => [resampler.fid(idxA, idxB), mmd2Unbiased(kernel, idxA, idxB)],
       { resamples: boot.resamples, seed: boot.seed ?? options.kid?.seed ?? KID_DEFAULTS.seed, level, progress: options.progress },
     );
     Object.assign(result, { fid_ci: fidCi, kid_ci: kidCi, ci_level: level, bootstrap_resamples: boot.resamples });
@@ -68,7 +70,7 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
 }
 
 /** The caveats that apply to a comparison of this size. */
-export function smallSampleWarnings(r: Pick<FeatureComparison, "n_a" | "n_b" | "dims" | "kid_subset_size" | "kid_ci">): string[] {
+export function smallSampleWarnings(r: Pick<FeatureComparison, "n_a" | "n_b" | "dims" | "kid_subset_size" | "fid" | "fid_ci" | "kid_ci">): string[] {
   const out: string[] = [];
   const small = [r.n_a < r.dims ? `n_a = ${r.n_a}` : "", r.n_b < r.dims ? `n_b = ${r.n_b}` : ""].filter(Boolean);
   if (small.length > 0) {
@@ -79,6 +81,12 @@ export function smallSampleWarnings(r: Pick<FeatureComparison, "n_a" | "n_b" | "
   }
   if (r.kid_subset_size[0] === r.n_a && r.kid_subset_size[1] === r.n_b) {
     out.push(`KID subsets would be the whole sets (subset size ≥ n), so KID was computed once on all samples and kid_std is 0${r.kid_ci ? "; see the bootstrap interval for its uncertainty" : ""}.`);
+  }
+  if (r.fid_ci && (r.fid < r.fid_ci[0] || r.fid > r.fid_ci[1])) {
+    out.push(
+      `FID ${r.fid.toFixed(4)} lies outside its bootstrap interval [${r.fid_ci[0].toFixed(4)}, ${r.fid_ci[1].toFixed(4)}]: ` +
+        `FID is biased upwards at small n and a resample repeats samples, which adds to that bias, so the percentile interval shows FID's spread, not a range around an unbiased value.`,
+    );
   }
   return out;
 }

@@ -78,17 +78,27 @@ export class PolyKernel {
 
 /**
  * Unbiased MMD² between the samples `idxA` (indices into a) and `idxB` (indices into b).
- * Repeated indices (as in a bootstrap resample) are treated as distinct samples.
+ * A sample is never paired with itself: with repeated indices (a bootstrap resample), pairs of
+ * the same sample are left out of the within-set sums, which are averaged over the pairs left.
+ * Without repeats this is exactly the estimator above.
  */
 export function mmd2Unbiased(kernel: PolyKernel, idxA: readonly number[], idxB: readonly number[]): number {
   const m = idxA.length, p = idxB.length;
-  if (m < 2 || p < 2) throw new RuntimeFailure("mmd2Unbiased needs at least 2 samples per side");
   const off = kernel.nA;
-  let kaa = 0, kbb = 0, kab = 0;
-  for (let i = 0; i < m; i++) for (let j = i + 1; j < m; j++) kaa += kernel.value(idxA[i], idxA[j]);
-  for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) kbb += kernel.value(off + idxB[i], off + idxB[j]);
+  const within = (idx: readonly number[], shift: number): number => {
+    let sum = 0, pairs = 0;
+    for (let i = 0; i < idx.length; i++)
+      for (let j = i + 1; j < idx.length; j++) {
+        if (idx[i] === idx[j]) continue;
+        sum += kernel.value(shift + idx[i], shift + idx[j]);
+        pairs++;
+      }
+    if (pairs === 0) throw new RuntimeFailure("mmd2Unbiased needs at least 2 distinct samples per side");
+    return sum / pairs;
+  };
+  let kab = 0;
   for (let i = 0; i < m; i++) for (let j = 0; j < p; j++) kab += kernel.value(idxA[i], off + idxB[j]);
-  return (2 * kaa) / (m * (m - 1)) + (2 * kbb) / (p * (p - 1)) - (2 * kab) / (m * p);
+  return within(idxA, 0) + within(idxB, off) - (2 * kab) / (m * p);
 }
 
 /** KID between feature sets `a` and `b`. Pass `kernel` to reuse cached kernel values. */

@@ -8,6 +8,8 @@ import { UsageError } from "../../src/errors.js";
 import { bootstrapIntervals, quantile } from "../../src/metrics/bootstrap.js";
 import { compareFeatures } from "../../src/metrics/compare.js";
 import { fid, fidTerms } from "../../src/metrics/fid.js";
+import { FidResampler } from "../../src/metrics/fid-resample.js";
+import { Rng } from "../../src/engine/rng.js";
 import { kid, mmd2Unbiased, PolyKernel } from "../../src/metrics/kid.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -76,14 +78,35 @@ test("KID over random subsets: reproducible by seed, sizes capped per side, std 
   assert.ok(Math.abs(r1.kid - c.kid_full_set) < 4 * r1.kid_std + 1e-12, `${r1.kid} vs ${c.kid_full_set} ± ${r1.kid_std}`);
 });
 
-test("mmd2Unbiased on explicit index lists equals kid on the same rows", () => {
+test("mmd2Unbiased on explicit (distinct) index lists equals kid on the same rows", () => {
   const c = fixture.cases[0];
   const a = rows(c.a), b = rows(c.b);
   const kernel = new PolyKernel(a, b);
-  const idxA = [3, 1, 4, 1, 5, 9, 2, 6];
-  const idxB = [2, 7, 1, 8, 2, 8];
+  const idxA = [3, 1, 4, 15, 5, 9, 2, 6];
+  const idxB = [2, 7, 1, 8, 28, 18];
   const direct = kid(idxA.map((i) => a[i]), idxB.map((i) => b[i]), { subsets: 1, subsetSize: 100 }).kid;
   assert.ok(relErr(mmd2Unbiased(kernel, idxA, idxB), direct) < 1e-12);
+});
+
+test("mmd2Unbiased never pairs a sample with itself: a = {0, 0, 1} (repeat), b = {2, 3} gives 1 + 343 − 2·95/6", () => {
+  const kernel = new PolyKernel(rows([[0], [1]]), rows([[2], [3]]));
+  assert.ok(Math.abs(mmd2Unbiased(kernel, [0, 0, 1], [0, 1]) - (344 - 190 / 6)) < 1e-9);
+});
+
+test("FidResampler (Gram route and direct route) equals fid() on the resampled rows", () => {
+  const r = new Rng(5, "test");
+  const wide = { name: "wide", a: Array.from({ length: 12 }, () => Array.from({ length: 256 }, () => r.normal() + 3)), b: Array.from({ length: 40 }, () => Array.from({ length: 256 }, () => 1.1 * r.normal() + 3.2)) };
+  for (const c of [...fixture.cases, wide]) {
+    const a = rows(c.a), b = rows(c.b);
+    const resampler = new FidResampler(a, b);
+    const id = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+    assert.ok(relErr(resampler.fid(id(a.length), id(b.length)), fid(a, b)) < 1e-9, c.name);
+    for (let t = 0; t < 3; t++) {
+      const ia = a.map(() => r.int(a.length)), ib = b.map(() => r.int(b.length));
+      const direct = fid(ia.map((i) => a[i]), ib.map((i) => b[i]));
+      assert.ok(relErr(resampler.fid(ia, ib), direct) < 1e-9, `${c.name}: ${resampler.fid(ia, ib)} vs ${direct}`);
+    }
+  }
 });
 
 test("quantile matches numpy.percentile (linear)", () => {
