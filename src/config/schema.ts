@@ -84,6 +84,7 @@ export const sampleSchema = z
     steps: posInt().default(25).describe("denoising steps"),
     guidance: z.number().nonnegative().default(3.0).describe("classifier-free guidance scale w (1 = no guidance)"),
     eta: z.number().nonnegative().default(0).describe("DDIM η (0 = deterministic)"),
+    clip_x0: z.number().nonnegative().default(1).describe("clip the predicted clean image to [−c, c] at every step (0 = off)"),
     engine: z.enum(["tfjs", "onnx"]).default("tfjs").describe("network engine for sampling"),
     ema: z.boolean().default(true).describe("sample with the EMA weights"),
     batch_size: posInt().default(16).describe("images per network call"),

@@ -21,7 +21,7 @@ export interface NetworkSession {
 }
 
 export function tfjsNetwork(model: ModelConfig, params: ParamMap): NetworkSession {
-  const tensors = paramTensors(params, false);
+  const tensors = paramTensors(params);
   const ops = new TfjsOps(tensors);
   const R = model.resolution;
   return {

@@ -20,7 +20,7 @@ import { forward } from "../model/model.js";
 import { initParams, type ParamMap } from "../model/params.js";
 import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer } from "../model/tokenizer.js";
-import { TfjsOps, paramTensors, hostParams, disposeTensors } from "../nn/tfjs-ops.js";
+import { TfjsOps, paramTensors, paramVariables, hostParams, disposeTensors } from "../nn/tfjs-ops.js";
 import { Rng } from "../engine/rng.js";
 import { Adam, ADAM_DEFAULTS, globalNorm } from "./optimizer.js";
 import { learningRate } from "./lr.js";
@@ -89,8 +89,8 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   let step = 0;
   let pos: DataPosition = { epoch: 0, offset: 0 };
   const init = o.resumeFrom ? o.resumeFrom.params : initParams(specs, initSeed(config.seed));
-  const vars = paramTensors(init, true) as Map<string, tf.Variable>;
-  const ema = paramTensors(o.resumeFrom ? o.resumeFrom.ema : init, false);
+  const vars = paramVariables(init);
+  const ema = paramTensors(o.resumeFrom ? o.resumeFrom.ema : init);
   const adam = new Adam(vars, { ...ADAM_DEFAULTS, weightDecay: cfg.weight_decay, decoupled: cfg.optimizer === "adamw" });
   if (o.resumeFrom) {
     const m = new Map([...o.resumeFrom.adamM].map(([k, v]) => [k, v.data]));

@@ -1,6 +1,38 @@
+/** `diffx train CONFIG` / `diffx train --resume RUN`. */
 import type { Command } from "commander";
-import { notBuilt } from "../not-built.js";
+import { runTraining } from "../../train/run.js";
+import { globalOptions } from "../context.js";
+import { Reporter } from "../output.js";
+import { collectSets } from "./config.js";
+import { withInterrupt } from "../interrupt.js";
+import { UsageError } from "../../errors.js";
+
+interface TrainOpts {
+  set: string[];
+  runDir?: string;
+  resume?: string;
+  devices?: string;
+}
 
 export function registerTrain(program: Command): void {
-  program.command("train [config]").description("train a conditional diffusion model").option("--set <key=value>", "override a config key (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[]).option("--run-dir <dir>", "run folder").option("--resume <run>", "continue an interrupted run").option("--devices <devices>", "N, auto, or a GPU list like 0,3,5").action(notBuilt("train"));
+  program
+    .command("train [config]")
+    .description("train a conditional diffusion model (writes runs/<name>-<time>/)")
+    .option("--set <key=value>", "override a config key (repeatable)", collectSets, [] as string[])
+    .option("--run-dir <dir>", "run folder (default runs/<name>-<UTC time>)")
+    .option("--resume <run>", "continue an interrupted run from its last checkpoint")
+    .option("--devices <devices>", "N, auto, or a GPU list like 0,3,5 (default: train.devices)")
+    .action(async (config: string | undefined, opts: TrainOpts, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const rep = new Reporter(g);
+      if (config && opts.resume) throw new UsageError("give either CONFIG or --resume RUN, not both");
+      if (!config && !opts.resume) throw new UsageError("give a CONFIG file (e.g. configs/quickstart.yaml) or --resume RUN");
+      if (opts.resume && opts.set.length) throw new UsageError("--set cannot change a run being resumed (its config.yaml is used as recorded)");
+      const r = await withInterrupt(rep, (signal) =>
+        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, progress: rep, signal }),
+      );
+      const status = r.interrupted ? `interrupted at step ${r.step}; continue with: diffx train --resume ${r.runDir}` : `finished ${r.step} steps`;
+      rep.result(`${status}\nrun: ${r.runDir}\nbackend: ${r.backend.name} (${r.backend.threads} thread${r.backend.threads === 1 ? "" : "s"})`, { run: r.runDir, step: r.step, interrupted: r.interrupted, backend: r.backend.name });
+      if (r.interrupted) process.exitCode = 130;
+    });
 }

@@ -1,0 +1,222 @@
+/**
+ * `diffx train` as a library function: create (or resume) the run folder, take its lock, pick
+ * the backend, open the dataset, build (or load) the tokenizer, run the loop on one or more
+ * workers, and finish with the loss plot, a sample grid and the manifest of output hashes.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import sharp from "sharp";
+import type { Config } from "../config/schema.js";
+import { loadConfig } from "../config/load.js";
+import { UsageError, RuntimeFailure } from "../errors.js";
+import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
+import { initBackend, type BackendReport } from "../engine/backend.js";
+import { makeGrid, writePng } from "../engine/image.js";
+import type { ProgressSink } from "../engine/progress.js";
+import { openDataset } from "../data/build.js";
+import type { Dataset } from "../data/dataset.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { Tokenizer } from "../model/tokenizer.js";
+import { createRunDir, requireRunDir, RUN_FILES } from "../runs/folder.js";
+import { lockRun } from "../runs/lock.js";
+import { newManifest, readManifest, writeManifest, hashOutputs, type RunManifest } from "../runs/manifest.js";
+import { lineChartSvg } from "../report/line-chart.js";
+import { generate } from "../sample/generate.js";
+import { tfjsNetwork } from "../sample/tfjs-network.js";
+import type { Condition } from "../sample/conditions.js";
+import { latestCheckpoint } from "./checkpoint.js";
+import { trainLoop, readMetrics, singleWorker, type LoopResult } from "./trainer.js";
+import { loadTrainingSet } from "./load-training-set.js";
+import { subset, type TrainingSet } from "./training-set.js";
+
+export interface TrainRunOptions {
+  /** A config file (new run) … */
+  configFile?: string;
+  sets?: string[];
+  /** … or an existing run to continue. */
+  resume?: string;
+  runDir?: string;
+  runsRoot?: string;
+  /** Dataset folders are resolved against this (default: cwd). */
+  cwd?: string;
+  backend?: "tensorflow" | "wasm" | "cpu";
+  /** `--devices` override (not part of the config: results do not depend on it). */
+  devices?: string;
+  progress: ProgressSink;
+  signal?: AbortSignal;
+  /** Stop after this many steps (verify --steps K). */
+  stopAt?: number;
+  /** Rows of the dataset to train on (eval folds); all pairs when absent. */
+  trainRows?: number[];
+  /** Rows held out (eval folds): used for the VLB batch. */
+  heldOutRows?: number[];
+  /** Write the end-of-training plots and sample grid (default true). */
+  finish?: boolean;
+}
+
+export interface TrainRunResult {
+  runDir: string;
+  step: number;
+  interrupted: boolean;
+  backend: BackendReport;
+  config: Config;
+}
+
+export const SPLIT_FILE = "split.json";
+export const TOKENIZER_FILE = "tokenizer.json";
+
+interface Split {
+  train: number[];
+  held_out: number[];
+}
+
+/** Create a new run folder for a config, or open one to resume; returns its resolved config. */
+function openRun(o: TrainRunOptions): { runDir: string; config: Config; hash: string; manifest: RunManifest | null } {
+  if (o.resume) {
+    const runDir = requireRunDir(o.resume);
+    const { config, hash } = loadConfig(path.join(runDir, RUN_FILES.config));
+    const manifest = readManifest(runDir);
+    if (manifest.config_hash !== hash) {
+      throw new UsageError(`${path.join(runDir, RUN_FILES.config)} was edited after the run started (config hash ${hash.slice(0, 12)}… ≠ recorded ${manifest.config_hash.slice(0, 12)}…); start a new run with 'diffx train CONFIG' instead`);
+    }
+    if (manifest.status === "finished" && (manifest.step ?? 0) >= config.train.steps) {
+      throw new UsageError(`${runDir}: the run already finished (${config.train.steps} steps); nothing to resume`);
+    }
+    return { runDir, config, hash, manifest };
+  }
+  if (!o.configFile) throw new UsageError("give a CONFIG file, or --resume RUN");
+  const { config, hash } = loadConfig(o.configFile, o.sets ?? []);
+  const runDir = createRunDir(o.runsRoot ?? "runs", config.name, o.runDir);
+  writeFileAtomic(path.join(runDir, RUN_FILES.config), stringify(config));
+  return { runDir, config, hash, manifest: null };
+}
+
+/** Captions of every pair: [English, Chinese] where present. */
+export function pairCaptions(ds: Dataset): string[][] {
+  return ds.pairs.map((p) => [p.caption, p.caption_zh].filter((c): c is string => typeof c === "string" && c.length > 0));
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const { runDir, config, hash, manifest: old } = openRun(o);
+  const release = lockRun(runDir);
+  try {
+    const backend = await initBackend(o.backend ?? config.engine.backend, { threads: config.engine.threads });
+    for (const w of backend.warnings) o.progress.warn(w);
+    if (backend.name === "cpu") o.progress.warn("training on the pure-JS cpu backend is very slow; the wasm backend is ~100× faster");
+
+    const ds = openDataset(config.dataset, { cwd: o.cwd, progress: o.progress });
+    const R = config.model.resolution;
+    const all = await loadTrainingSet(ds, R);
+    // the split is part of the run: written once, reused on resume
+    const splitFile = path.join(runDir, SPLIT_FILE);
+    let split: Split;
+    if (fs.existsSync(splitFile)) split = JSON.parse(fs.readFileSync(splitFile, "utf8")) as Split;
+    else {
+      split = { train: o.trainRows ?? all.ids.map((_, i) => i), held_out: o.heldOutRows ?? [] };
+      writeJsonAtomic(splitFile, split);
+    }
+    const data = subset(all, split.train, R);
+    const heldOut: TrainingSet | undefined = split.held_out.length ? subset(all, split.held_out, R) : undefined;
+    if (config.train.batch_size > data.n * 64) throw new UsageError(`train.batch_size ${config.train.batch_size} is far larger than the ${data.n} training pairs`);
+
+    let tokenizer: Tokenizer | null = null;
+    const tokFile = path.join(runDir, TOKENIZER_FILE);
+    if (config.model.conditioning === "text") {
+      if (fs.existsSync(tokFile)) tokenizer = Tokenizer.fromJSON(JSON.parse(fs.readFileSync(tokFile, "utf8")), tokFile);
+      else {
+        tokenizer = Tokenizer.build(data.captions.flat());
+        writeJsonAtomic(tokFile, tokenizer.toJSON());
+      }
+    }
+
+    const manifest = old ?? newManifest("train", config.seed, hash, ds.hash);
+    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: ["cpu"], workers: 1 };
+    manifest.status = "running";
+    writeManifest(runDir, manifest);
+    const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
+
+    let result: LoopResult;
+    try {
+      result = await trainLoop({
+        runDir,
+        config,
+        data,
+        heldOut,
+        tokenizer,
+        resumeFrom,
+        reducer: singleWorker,
+        progress: o.progress,
+        signal: o.signal,
+        stopAt: o.stopAt,
+        onCheckpoint: (step) => {
+          manifest.step = step;
+          hashOutputs(runDir, manifest);
+          writeManifest(runDir, manifest);
+        },
+      });
+    } catch (err) {
+      manifest.status = "failed";
+      hashOutputs(runDir, manifest);
+      writeManifest(runDir, manifest);
+      throw err;
+    }
+    manifest.step = result.step;
+    const done = !result.interrupted && result.step >= config.train.steps;
+    if (done && o.finish !== false) await finishRun(runDir, config, result, tokenizer, data, o.progress);
+    manifest.status = done ? "finished" : "interrupted";
+    manifest.finished = new Date().toISOString();
+    hashOutputs(runDir, manifest);
+    writeManifest(runDir, manifest);
+    return { runDir, step: result.step, interrupted: result.interrupted, backend, config };
+  } finally {
+    release();
+  }
+}
+
+/** plots/loss.svg (+ .png) and samples/grid.png from the EMA weights. */
+async function finishRun(runDir: string, config: Config, result: LoopResult, tokenizer: Tokenizer | null, data: TrainingSet, progress: ProgressSink): Promise<void> {
+  const metrics = readMetrics(runDir);
+  const svg = lineChartSvg(
+    [
+      { name: "loss", points: metrics.map((m) => [m.step, m.loss]) },
+      { name: "KL L_t (bits/dim)", points: metrics.filter((m) => m.kl_bpd !== undefined).map((m) => [m.step, m.kl_bpd as number]) },
+    ],
+    { title: `${config.name}: training loss and VLB term`, xLabel: "step", yLabel: "value", logY: true },
+  );
+  writeFileAtomic(path.join(runDir, "plots", "loss.svg"), svg);
+  try {
+    writeFileAtomic(path.join(runDir, "plots", "loss.png"), await sharp(Buffer.from(svg)).png().toBuffer());
+  } catch (err) {
+    progress.warn(`could not render plots/loss.png (${(err as Error).message}); plots/loss.svg is written`);
+  }
+  const k = Math.min(config.train.sample_grid, Math.max(1, data.n));
+  if (config.train.sample_grid === 0) return;
+  const R = config.model.resolution;
+  const conditions: Condition[] = Array.from({ length: k }, (_, i) => {
+    const row = i % data.n;
+    if (config.model.conditioning === "text") return { prompt: data.captions[row][0] };
+    if (config.model.conditioning === "sketch" && data.sketches) return { sketch: data.sketches.slice(row * R * R, (row + 1) * R * R), sketchSource: data.ids[row] };
+    return {};
+  });
+  const session = tfjsNetwork(config.model, result.ema);
+  try {
+    const images = await generate({
+      session,
+      model: config.model,
+      schedule: makeSchedule(config.diffusion),
+      prediction: config.diffusion.prediction,
+      sampler: { name: "ddim", steps: Math.min(config.sample.steps, 20), eta: 0, clipX0: config.sample.clip_x0 || undefined },
+      guidance: config.sample.guidance,
+      seed: config.seed,
+      tokenizer,
+      conditions,
+      batchSize: config.sample.batch_size,
+    });
+    writePng(path.join(runDir, "samples", "grid.png"), makeGrid(images, Math.min(8, images.length)));
+  } finally {
+    session.dispose();
+  }
+}
+
+export { RuntimeFailure };
