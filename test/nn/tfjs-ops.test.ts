@@ -44,7 +44,7 @@ function runOp(c: OpCase, x: Record<string, tf.Tensor>, ids: tf.Tensor | null): 
     case "softmax":
       return ops.softmax(x.x);
     case "linear":
-      return ops.linear(x.x, x.weight, x.bias);
+      return ops.linear(x.x, x.weight, x.bias ?? null);
     case "matMul":
       return ops.matMul(x.a, x.b, c.transposeA, c.transposeB);
     case "gather":
