@@ -61,9 +61,13 @@ function putMix(out: Float64Array, a: RGB, b: RGB, t: number): void {
   out[2] = a[2] + (b[2] - a[2]) * t;
 }
 
-/** The direction (white or black) that moves a background texture away from the subject's lightness. */
+/**
+ * The direction (white or black) that moves a background texture away from the subject's
+ * lightness — unless the background is already near that extreme, where the texture would vanish.
+ */
 function awayFrom(background: RGB, subject: RGB): RGB {
-  return lightness(subject) < lightness(background) ? WHITE : BLACK;
+  const away = lightness(subject) < lightness(background) ? WHITE : BLACK;
+  return Math.abs(lightness(background) - lightness(away)) < 25 ? (away === WHITE ? BLACK : WHITE) : away;
 }
 
 function outlineOf(subject: RGB): RGB {
