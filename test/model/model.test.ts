@@ -76,9 +76,14 @@ describe("model", () => {
     await tf.setBackend("cpu");
   });
 
-  it("the bench network has the reference's 1,373,155 parameters (ENGINE-NOTES.md)", () => {
+  it("the bench network has the reference's 1,373,155 parameters and 0.496 GFLOP per image (ENGINE-NOTES.md)", () => {
     const bench = modelSchema.parse({ resolution: 32, channels: [32, 64, 128], res_blocks: 1, attention: [8], groups: 8, time_dim: 128, conditioning: "none" });
-    assert.equal(countParams(modelParamSpecs(bench, 0)), 1_373_155);
+    const specs = modelParamSpecs(bench, 0);
+    assert.equal(countParams(specs), 1_373_155);
+    // FLOPs tell apart layouts with equal parameter counts (e.g. the upsampling conv before or after the 2× upsample).
+    const ops = new ShapeOps(new Map(specs.map((s) => [s.name, s.shape])));
+    forward(ops, bench, { x: [1, 32, 32, 3], t: [1], cond: [1] });
+    assert.equal(Math.round(ops.flops / 1e6), 496);
   });
 
   for (const file of ["bench.yaml", "ci-tiny.yaml", "quickstart.yaml", "art.yaml", "sketch2render.yaml"]) {

@@ -2,12 +2,14 @@
  * A shape-only interpreter of the op interface for tests: every value is its static shape.
  * It checks each op's operand shapes (broadcasting, matMul inner dims, conv channels, …) and
  * records which parameters the network reads, so whole-size configs can be checked without
- * computing anything.
+ * computing anything. It also counts the multiply-add FLOPs of conv2d / matMul / linear
+ * (2 per multiply-add, per sample: the batch dimension is left out).
  */
 import type { Ops, Padding } from "../../src/nn/ops.js";
 
 export class ShapeOps implements Ops<number[]> {
   readonly used = new Set<string>();
+  flops = 0;
   constructor(private readonly paramShapes: ReadonlyMap<string, number[]>) {}
 
   param(name: string): number[] {
@@ -42,10 +44,12 @@ export class ShapeOps implements Ops<number[]> {
     const [m, k] = tA ? [a[a.length - 1], a[a.length - 2]] : [a[a.length - 2], a[a.length - 1]];
     const [k2, n] = tB ? [b[b.length - 1], b[b.length - 2]] : [b[b.length - 2], b[b.length - 1]];
     if (k !== k2) throw new Error(`matMul inner dims [${a}] [${b}]`);
+    this.flops += 2 * batch.slice(1).reduce((p, q) => p * q, 1) * m * k * n;
     return [...batch, m, n];
   }
   linear(x: number[], w: number[], b: number[] | null): number[] {
     if (w.length !== 2 || x[x.length - 1] !== w[0] || (b && (b.length !== 1 || b[0] !== w[1]))) throw new Error(`linear x [${x}] w [${w}] b [${b}]`);
+    this.flops += 2 * x.slice(1, -1).reduce((p, q) => p * q, 1) * w[0] * w[1];
     return [...x.slice(0, -1), w[1]];
   }
   conv2d(x: number[], w: number[], b: number[] | null, stride: number, pad: Padding): number[] {
@@ -54,6 +58,7 @@ export class ShapeOps implements Ops<number[]> {
     if (x.length !== 4 || w.length !== 4 || c !== ci || (b && b[0] !== co)) throw new Error(`conv2d x [${x}] w [${w}]`);
     const oh = (h + pad[0] + pad[1] - kh) / stride + 1;
     const ow = (wd + pad[2] + pad[3] - kw) / stride + 1;
+    this.flops += 2 * Math.floor(oh) * Math.floor(ow) * kh * kw * ci * co;
     return [n, Math.floor(oh), Math.floor(ow), co];
   }
   silu(x: number[]): number[] {
