@@ -1,6 +1,5 @@
 /** `diffx train CONFIG` / `diffx train --resume RUN`. */
 import type { Command } from "commander";
-import { runTraining } from "../../train/run.js";
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
 import { collectSets } from "./config.js";
@@ -12,6 +11,7 @@ interface TrainOpts {
   runDir?: string;
   resume?: string;
   devices?: string;
+  untilStep?: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -22,16 +22,25 @@ export function registerTrain(program: Command): void {
     .option("--run-dir <dir>", "run folder (default runs/<name>-<UTC time>)")
     .option("--resume <run>", "continue an interrupted run from its last checkpoint")
     .option("--devices <devices>", "N, auto, or a GPU list like 0,3,5 (default: train.devices)")
+    .option("--until-step <k>", "stop after step K of the schedule with a checkpoint (continue later with --resume)")
     .action(async (config: string | undefined, opts: TrainOpts, cmd: Command) => {
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
       if (config && opts.resume) throw new UsageError("give either CONFIG or --resume RUN, not both");
       if (!config && !opts.resume) throw new UsageError("give a CONFIG file (e.g. configs/quickstart.yaml) or --resume RUN");
       if (opts.resume && opts.set.length) throw new UsageError("--set cannot change a run being resumed (its config.yaml is used as recorded)");
+      const stopAt = opts.untilStep === undefined ? undefined : Number(opts.untilStep);
+      if (stopAt !== undefined && !(Number.isInteger(stopAt) && stopAt > 0)) throw new UsageError(`--until-step ${opts.untilStep}: expected a positive whole number`);
+      const { runTraining } = await import("../../train/run.js"); // loaded lazily: tfjs is slow to import
       const r = await withInterrupt(rep, (signal) =>
-        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, progress: rep, signal }),
+        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, progress: rep, signal, stopAt }),
       );
-      const status = r.interrupted ? `interrupted at step ${r.step}; continue with: diffx train --resume ${r.runDir}` : `finished ${r.step} steps`;
+      const resumeHint = `continue with: diffx train --resume ${r.runDir}`;
+      const status = r.interrupted
+        ? `interrupted at step ${r.step}; ${resumeHint}`
+        : r.step < r.config.train.steps
+          ? `stopped at step ${r.step} of ${r.config.train.steps}; ${resumeHint}`
+          : `finished ${r.step} steps`;
       rep.result(`${status}\nrun: ${r.runDir}\nbackend: ${r.backend.name} (${r.backend.threads} thread${r.backend.threads === 1 ? "" : "s"})`, { run: r.runDir, step: r.step, interrupted: r.interrupted, backend: r.backend.name });
       if (r.interrupted) process.exitCode = 130;
     });
