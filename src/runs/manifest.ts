@@ -45,6 +45,11 @@ export interface RunManifest {
   step?: number;
   /** sha256 of every output file, by path relative to the run folder. */
   outputs: Record<string, string>;
+  /**
+   * sha256 of every checkpoint file ever written, by step (old checkpoints are pruned from disk
+   * but their hashes stay here, so `diffx verify --steps K` can compare a re-run at step K).
+   */
+  checkpoints?: Record<string, Record<string, string>>;
 }
 
 export function gitCommit(): string | null {
@@ -116,6 +121,14 @@ export function listOutputs(runDir: string, under = ""): string[] {
   };
   if (fs.existsSync(path.join(runDir, under))) walk(under);
   return out.sort();
+}
+
+/** Record the hashes of the files of checkpoint `step` (paths relative to the checkpoint folder). */
+export function recordCheckpoint(runDir: string, m: RunManifest, step: number): void {
+  const rel = `checkpoints/step-${step}`;
+  const files: Record<string, string> = {};
+  for (const f of listOutputs(runDir, rel)) files[f.slice(rel.length + 1)] = sha256File(path.join(runDir, f));
+  m.checkpoints = { ...(m.checkpoints ?? {}), [String(step)]: files };
 }
 
 /** Recompute the sha256 of every output into the manifest. */

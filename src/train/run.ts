@@ -20,7 +20,7 @@ import { makeSchedule } from "../diffusion/schedule.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { createRunDir, requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { lockRun } from "../runs/lock.js";
-import { newManifest, readManifest, writeManifest, hashOutputs, type RunManifest } from "../runs/manifest.js";
+import { newManifest, readManifest, writeManifest, hashOutputs, recordCheckpoint, type RunManifest } from "../runs/manifest.js";
 import { lineChartSvg } from "../report/line-chart.js";
 import { generate } from "../sample/generate.js";
 import { tfjsNetwork } from "../sample/tfjs-network.js";
@@ -151,6 +151,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         stopAt: o.stopAt,
         onCheckpoint: (step) => {
           manifest.step = step;
+          recordCheckpoint(runDir, manifest, step);
           hashOutputs(runDir, manifest);
           writeManifest(runDir, manifest);
         },
