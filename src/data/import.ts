@@ -120,8 +120,9 @@ async function decodeSquare(file: string, rel: string, channels: 1 | 3, size: nu
   try {
     return resizeSquare(centreCropSquare(await readAnyImage(file, channels)), size);
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    problems.push(`${rel}: unreadable image (${msg.replace(`${file}: `, "")})`);
+    const msg = (err instanceof Error ? err.message : String(err)).replace(`${file}: `, "");
+    const detail = /^not a readable image \((.*)\)$/s.exec(msg)?.[1] ?? msg;
+    problems.push(`${rel}: unreadable image (${detail})`);
     return null;
   }
 }
@@ -211,6 +212,9 @@ export async function importDataset(opts: ImportOptions): Promise<WriteResult> {
       pairs.push({ record, files: [{ path: record.image, bytes: encodePng(render) }, { path: record.sketch as string, bytes: encodePng(sketch) }] });
     }
     progress.stop();
+    // unmatched files are reported above; check they can be read too, so every problem shows at once
+    for (const [stem, r] of renders) if (!sketches.has(stem)) await decodeSquare(path.join(from, r.rel), r.rel, 3, size, problems);
+    for (const [stem, s] of sketches) if (!renders.has(stem)) await decodeSquare(path.join(from, s.rel), s.rel, 1, size, problems);
   }
 
   if (problems.length > 0) failWith(from, problems);

@@ -61,12 +61,7 @@ export function writeDataset(outDir: string, content: DatasetContent, opts: { fo
   const existing = describeExisting(dir);
   if (existing === "other") throw new UsageError(`${dir} exists and is not a diffx dataset folder; refusing to replace it (choose another --out)`);
   if (existing === "dataset") {
-    let old: { hash: string } | null = null;
-    try {
-      old = readManifest(dir);
-    } catch {
-      old = null;
-    }
+    const old = readManifestOrNull(dir);
     if (old && old.hash === manifest.hash) {
       const check = verifyDataset(dir);
       if (check.ok) return { ...result, reused: true, replaced: false };
@@ -91,8 +86,24 @@ export function writeDataset(outDir: string, content: DatasetContent, opts: { fo
     fs.rmSync(stage, { recursive: true, force: true });
     throw err;
   }
-  commit(stage, dir, existing !== "absent");
+  try {
+    commit(stage, dir, existing !== "absent");
+  } catch (err) {
+    // another process may have built the same dataset meanwhile (e.g. parallel folds)
+    if (existing === "absent" && describeExisting(dir) === "dataset" && readManifestOrNull(dir)?.hash === manifest.hash && verifyDataset(dir).ok) {
+      return { ...result, reused: true, replaced: false };
+    }
+    throw err;
+  }
   return { ...result, reused: false, replaced: existing === "dataset" };
+}
+
+function readManifestOrNull(dir: string): { hash: string } | null {
+  try {
+    return readManifest(dir);
+  } catch {
+    return null;
+  }
 }
 
 /** Move the staged folder into place, keeping the old one until the new one is there. */

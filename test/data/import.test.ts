@@ -205,6 +205,7 @@ test("broken sketch2render folder: all unmatched sketches and renders listed", a
     "renders/only-render.jpeg: render without a sketch",
     "renders/only-render.png: duplicate name 'only-render' (also renders/only-render.jpeg)",
     "renders/both.jpg.png: render without a sketch",
+    "renders/only-render.jpeg: unreadable image (",
   ]);
   await assert.rejects(importDataset({ kind: "sketch2render", from: path.join(root, "missing"), out: path.join(root, "out"), size: 8 }), (e: unknown) => e instanceof UsageError && /missing: source folder not found/.test(e.message));
 });

@@ -59,7 +59,7 @@ export function drawSketch(g: GBuffer, cam: Camera, objectRadius: number, rng: R
   const { width, height } = g;
   const edges = findEdges(g, cam, objectRadius);
   const ink = new Float32Array(width * height);
-  const base = width / 170;
+  const base = width / 140;
   const radius = [0, 0.75 * base, 1.05 * base, 1.35 * base];
   const passes = [
     { dx: new ValueNoise(rng, 6), dy: new ValueNoise(rng, 6), amp: width / 150, strength: 1, only: NONE },
