@@ -22,6 +22,14 @@ export interface BackendRecord {
   skipped: { name: string; reason: string }[];
   devices: string[];
   workers: number;
+  /** npm package providing the backend (e.g. "@tensorflow/tfjs-backend-wasm"). */
+  package?: string;
+  /** wasm: whether the SIMD build ran. */
+  simd?: boolean;
+  /** Kernels diffx registered for the backend (its own implementations replacing tfjs's). */
+  kernels?: string[];
+  /** Versions of the libraries the numbers and files come from (tfjs, libtensorflow, zlib, libvips). */
+  libraries?: Record<string, string>;
 }
 
 export interface RunManifest {
@@ -38,6 +46,8 @@ export interface RunManifest {
   seed: number;
   config_hash: string;
   dataset_hash: string | null;
+  /** sha256 of every file of the dataset, by path inside its folder (dataset_hash is computed from these). */
+  dataset_files?: Record<string, string>;
   started: string;
   finished: string | null;
   status: "running" | "finished" | "interrupted" | "failed";

@@ -18,9 +18,11 @@ import { openDataset } from "../data/build.js";
 import type { Dataset } from "../data/dataset.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { Tokenizer } from "../model/tokenizer.js";
+import type { ParamMap } from "../model/params.js";
 import { createRunDir, requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { lockRun } from "../runs/lock.js";
 import { newManifest, readManifest, writeManifest, hashOutputs, recordCheckpoint, type RunManifest } from "../runs/manifest.js";
+import { libraryVersions } from "../runs/verify-lock.js";
 import { lineChartSvg } from "../report/line-chart.js";
 import { generate } from "../sample/generate.js";
 import { tfjsNetwork } from "../sample/tfjs-network.js";
@@ -132,6 +134,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
     const manifest = old ?? newManifest("train", config.seed, hash, ds.hash);
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: ["cpu"], workers: 1 };
+    Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
+    manifest.dataset_files = ds.manifest.files;
     manifest.status = "running";
     writeManifest(runDir, manifest);
     const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
@@ -191,6 +195,15 @@ async function finishRun(runDir: string, config: Config, result: LoopResult, tok
   } catch (err) {
     progress.warn(`could not render plots/loss.png (${(err as Error).message}); plots/loss.svg is written`);
   }
+  await writeSampleGrid(path.join(runDir, "samples", "grid.png"), config, result.ema, tokenizer, data);
+}
+
+/**
+ * The end-of-training sample grid (`samples/grid.png`): `train.sample_grid` images from the EMA
+ * weights with DDIM, conditioned on the first training pairs. Exported for `diffx verify`, which
+ * regenerates it from the final checkpoint. Writes nothing when `train.sample_grid` is 0.
+ */
+export async function writeSampleGrid(file: string, config: Config, ema: ParamMap, tokenizer: Tokenizer | null, data: TrainingSet): Promise<void> {
   const k = Math.min(config.train.sample_grid, Math.max(1, data.n));
   if (config.train.sample_grid === 0) return;
   const R = config.model.resolution;
@@ -200,7 +213,7 @@ async function finishRun(runDir: string, config: Config, result: LoopResult, tok
     if (config.model.conditioning === "sketch" && data.sketches) return { sketch: data.sketches.slice(row * R * R, (row + 1) * R * R), sketchSource: data.ids[row] };
     return {};
   });
-  const session = tfjsNetwork(config.model, result.ema);
+  const session = tfjsNetwork(config.model, ema);
   try {
     const images = await generate({
       session,
@@ -214,7 +227,7 @@ async function finishRun(runDir: string, config: Config, result: LoopResult, tok
       conditions,
       batchSize: config.sample.batch_size,
     });
-    writePng(path.join(runDir, "samples", "grid.png"), makeGrid(images, Math.min(8, images.length)));
+    writePng(file, makeGrid(images, Math.min(8, images.length)));
   } finally {
     session.dispose();
   }
