@@ -1,10 +1,10 @@
 /**
  * All-reduce benchmark: how long AllReduce.average() takes for a gradient of the bench network
  * (1,373,155 floats) and of the configs/art.yaml model, with 2 and 4 worker processes, for each
- * algorithm (ring, star). Median of ≥ 10 timed calls after 2 warm-up calls; a 1-float average
+ * algorithm (ring, star, shm). Median of ≥ 10 timed calls after 2 warm-up calls; a 1-float average
  * before each timed call lines the ranks up.
  *
- *   node --import tsx bench/allreduce.ts [--workers 2,4] [--repeats 10] [--algorithms ring,star]
+ *   node --import tsx bench/allreduce.ts [--workers 2,4] [--repeats 10] [--algorithms ring,star,shm]
  *                                        [--sizes 1373155,…] [--vocab 256]
  *
  * GB/s is algorithm bandwidth: gradient bytes / time. Bus bandwidth (NCCL's busbw) multiplies
@@ -90,7 +90,7 @@ export function configGradientFloats(configFile: string, vocabSize = 256): numbe
 export async function benchAllReduce(sizes: number[], workers: number[], opts: BenchAllReduceOptions = {}): Promise<AllReduceBenchRow[]> {
   const job: WorkerJob = {
     sizes,
-    algorithms: opts.algorithms ?? ["ring", "star"],
+    algorithms: opts.algorithms ?? ["ring", "star", "shm"],
     repeats: Math.max(1, opts.repeats ?? 10),
     warmup: opts.warmup ?? 2,
   };
@@ -172,8 +172,8 @@ async function cliMain(): Promise<void> {
   const sizes = list(argValue("sizes"), [BENCH_NET_FLOATS, artFloats]);
   const workers = list(argValue("workers"), [2, 4]);
   const repeats = Number(argValue("repeats") ?? 10);
-  const algorithms = (argValue("algorithms") ?? "ring,star").split(",") as AllReduceAlgorithm[];
-  console.log(`all-reduce (AllReduce.average, Unix sockets, float32); default algorithm: ${DEFAULT_ALGORITHM}`);
+  const algorithms = (argValue("algorithms") ?? "ring,star,shm").split(",") as AllReduceAlgorithm[];
+  console.log(`all-reduce (AllReduce.average, float32, worker processes on this machine); default algorithm: ${DEFAULT_ALGORITHM}`);
   console.log(`sizes: bench net ${BENCH_NET_FLOATS} floats; configs/art.yaml model ${artFloats} floats (text vocabulary taken as ${vocab})`);
   console.log(`median of ${repeats} calls after 2 warm-up calls; GB/s = gradient bytes / time, bus = × 2(N−1)/N`);
   const rows = await benchAllReduce(sizes, workers, { algorithms, repeats });

@@ -45,7 +45,7 @@ function bytes(a: Float32Array): Buffer {
 
 const LENGTHS = [0, 1, 2, 3, 5, 7, 64, 1001, 65_537, 300_007];
 
-for (const algorithm of ["ring", "star"] as const) {
+for (const algorithm of ["ring", "star", "shm"] as const) {
   test(`${algorithm}: the mean of 1–5 ranks within 1e-6, the same bits on every rank and every run`, async () => {
     for (const world of [1, 2, 3, 4, 5]) {
       const runs: string[][] = [];
@@ -73,18 +73,18 @@ for (const algorithm of ["ring", "star"] as const) {
   });
 }
 
-test("ring and star both sum in a fixed order: 3 ranks reproduce a hand-ordered float32 sum", async () => {
+test("every algorithm sums in a fixed order: 3 ranks reproduce a hand-ordered float32 sum", async () => {
   // values chosen so that float32 addition order matters: 1e8 + 1 − 1e8
   const x = [Float32Array.of(1e8, 1, 3), Float32Array.of(1, -1e8, 5), Float32Array.of(-1e8, 1e8, 7)];
   const f = Math.fround;
-  for (const algorithm of ["ring", "star"] as const) {
+  for (const algorithm of ["ring", "star", "shm"] as const) {
     const ranks = await group(3, algorithm);
     const bufs = x.map((a) => a.slice());
     await Promise.all(ranks.map((g, r) => g.average(bufs[r])));
     for (const g of ranks) g.close();
-    // star: (x0 + x1) + x2 for every element; ring: chunk c (one element each here) starts at rank c
+    // star, shm: (x0 + x1) + x2 for every element; ring: chunk c (one element each here) starts at rank c
     const expected =
-      algorithm === "star"
+      algorithm !== "ring"
         ? [0, 1, 2].map((i) => f(f(f(x[0][i] + x[1][i]) + x[2][i]) / 3))
         : [0, 1, 2].map((c) => f(f(f(x[c][c] + x[(c + 1) % 3][c]) + x[(c + 2) % 3][c]) / 3));
     assert.deepEqual(Array.from(bufs[0]), expected, algorithm);
@@ -124,7 +124,7 @@ test("a rank that never joins: connect fails naming it", async () => {
   assert.ok(Date.now() - started < 5000);
 });
 
-for (const algorithm of ["ring", "star"] as const) {
+for (const algorithm of ["ring", "star", "shm"] as const) {
   test(`${algorithm}: a peer that stops answering → timeout naming it; the group stays broken`, async () => {
     const [a, b] = await group(2, algorithm, 400);
     try {
@@ -168,4 +168,27 @@ test("paramsDigest is sha256 of the float32 bytes (reference: Python hashlib)", 
   const big = Float32Array.of(9, 1, 2, -0.5, 9);
   assert.equal(paramsDigest([big.subarray(1, 4)]), "1ffe038578726b0db1430093131187306c7d4859c5dfbbabac87a9637825787c");
   assert.equal(paramsDigest([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+});
+
+test("shm: no file is left in the shared-memory folder, even while the group is open", async () => {
+  const shmDir = freshDir();
+  const dir = freshDir();
+  const ranks = await Promise.all([0, 1, 2].map((r) => AllReduce.connect(r, 3, dir, 5000, { algorithm: "shm", shmDir })));
+  assert.deepEqual(fs.readdirSync(shmDir), [], "files are unlinked once every rank has them open");
+  const bufs = inputs(3, 5000, 0);
+  const expected = mean64(bufs);
+  await Promise.all(ranks.map((g, r) => g.average(bufs[r])));
+  assert.ok(Math.abs(bufs[2][4999] - expected[4999]) <= 1e-6);
+  for (const g of ranks) g.close();
+  assert.deepEqual(fs.readdirSync(shmDir), []);
+});
+
+test("ranks that disagree on the algorithm do not form a group", async () => {
+  const dir = freshDir();
+  const results = await Promise.allSettled([AllReduce.connect(0, 2, dir, 1000, { algorithm: "ring" }), AllReduce.connect(1, 2, dir, 1000, { algorithm: "shm" })]);
+  for (const r of results) if (r.status === "fulfilled") r.value.close();
+  assert.ok(
+    results.some((r) => r.status === "rejected" && /uses a different algorithm/.test(String((r.reason as Error).message))),
+    results.map((r) => (r.status === "rejected" ? String((r.reason as Error).message) : "ok")).join(" | "),
+  );
 });

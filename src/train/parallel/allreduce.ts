@@ -1,8 +1,9 @@
 /**
- * Gradient averaging across the worker processes of one machine, over Unix domain sockets in a
- * shared rendezvous folder. Tensors travel as raw float32 bytes (no JSON, no copies on send).
+ * Gradient averaging across the worker processes of one machine: Unix domain sockets in a
+ * shared rendezvous folder connect every pair of ranks, and tensors travel as raw float32 bytes
+ * (no JSON), either over those sockets or through shared-memory files (the default, shm).
  *
- * Two algorithms, both deterministic:
+ * Three algorithms, all deterministic:
  * - **ring** (reduce-scatter, then all-gather): the buffer is cut into `world` chunks; chunk c
  *   is summed around the ring starting at rank c, ((x_c + x_{c+1}) + x_{c+2}) + … + x_{c−1}
  *   (ranks mod world), divided by `world` by the one rank that finishes it, and that rank's
@@ -11,14 +12,23 @@
  * - **star** (reduce at rank 0, then broadcast): rank 0 sums x_0 + x_1 + … + x_{world−1} in rank
  *   order, divides by `world`, and sends its result to every rank. Rank 0 moves
  *   2·(world−1) buffers; the others one each way.
+ * - **shm** (reduce-scatter and all-gather through shared memory): every rank writes its buffer
+ *   to its own file in /dev/shm (tmpfs, i.e. RAM), the ranks meet at a barrier (a few bytes over
+ *   the sockets), rank r reads chunk r of every other rank's file and sums it in rank order,
+ *   x_0 + x_1 + … + x_{world−1}, divides by `world` and writes the result back; after a second
+ *   barrier every rank reads the finished chunks of the others. Large reads and writes instead
+ *   of 200 KB socket transfers: each rank copies ≈ 3 buffers' worth of bytes, with few syscalls.
+ *   The files are unlinked as soon as every rank has opened them, so nothing is left in /dev/shm
+ *   even when a worker is killed.
  *
  * Results are therefore the same bits on every rank (every rank ends with a byte copy of the
  * one computed value), and the same bits on every run (the summation order is fixed by rank and
  * chunk, never by arrival time). This is what keeps the parameters identical across workers.
  * The order does depend on `world`, so different worker counts agree only to float32 rounding.
  *
- * Which is faster was measured with bench/allreduce.ts (see DEFAULT_ALGORITHM).
+ * Which is fastest was measured with bench/allreduce.ts (see DEFAULT_ALGORITHM).
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -27,21 +37,36 @@ import { formatSeconds, Inbound, Outbound, PeerFailure } from "./link.js";
 
 export { PeerFailure } from "./link.js";
 
-export type AllReduceAlgorithm = "ring" | "star";
+export type AllReduceAlgorithm = "ring" | "star" | "shm";
 
 /**
- * Measured on the 2-core development machine (bench/allreduce.ts, 1.37 M floats): the ring was
- * faster for 2–8 workers; see the numbers in the module's report and in bench output.
+ * shm was the fastest for 2, 4 and 8 workers in bench/allreduce.ts on the 2-core development
+ * machine (median ms per average(), machine under load, so ±30 %):
+ *
+ *   floats        workers   ring    star    shm
+ *   1,373,155        2       26      27      16
+ *   1,373,155        4       37      34      23
+ *   1,373,155        8      108     130      71
+ *   49,124,483       2      726     491     415     (configs/art.yaml model)
+ *   49,124,483       4     1080    1874     979
+ *
+ * Socket transfers go through the kernel in ≈ 200 KB pieces (the socket buffer), each a syscall
+ * and a wake-up of the other process; the shm files move each buffer in one read or write.
+ * The star's rank 0 moves 2·(N−1) buffers and falls behind as N grows. ring stays as the
+ * all-socket alternative.
  */
-export const DEFAULT_ALGORITHM: AllReduceAlgorithm = "ring";
+export const DEFAULT_ALGORITHM: AllReduceAlgorithm = "shm";
 
 export interface AllReduceOptions {
   algorithm?: AllReduceAlgorithm;
+  /** Where the shm algorithm keeps its files (default: /dev/shm, else the rendezvous folder). */
+  shmDir?: string;
 }
 
 const HELLO_MAGIC = 0x52584644; // "DFXR"
 const HELLO_BYTES = 16;
-const ALGORITHM_CODES: Record<AllReduceAlgorithm, number> = { ring: 1, star: 2 };
+const ALGORITHM_CODES: Record<AllReduceAlgorithm, number> = { ring: 1, star: 2, shm: 3 };
+const BARRIER_BYTES = 12;
 const RETRY_MS = 20;
 
 /** The socket file of one rank inside the rendezvous folder. */
@@ -65,6 +90,66 @@ function sleep(ms: number): Promise<void> {
 
 function asBytes(a: Float32Array, start = 0, end = a.length): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset + start * 4, (end - start) * 4);
+}
+
+/** /dev/shm smaller than this (Docker's default is 64 MB) is passed over for the rendezvous folder. */
+const MIN_SHM_BYTES = 1024 ** 3;
+
+/**
+ * The default place for the shm algorithm's files: /dev/shm when it is a writable folder of at
+ * least 1 GiB, else the rendezvous folder (the page cache still serves it from memory). The test
+ * uses the total size, not the free space, so every rank decides the same.
+ */
+function defaultShmDir(rendezvousDir: string): string {
+  try {
+    fs.accessSync("/dev/shm", fs.constants.W_OK);
+    const st = fs.statfsSync("/dev/shm");
+    if (fs.statSync("/dev/shm").isDirectory() && st.blocks * st.bsize >= MIN_SHM_BYTES) return "/dev/shm";
+  } catch {
+    // no /dev/shm (macOS, some containers)
+  }
+  return rendezvousDir;
+}
+
+function shmFailure(what: string, file: string, err: unknown): RuntimeFailure {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOSPC") {
+    return new RuntimeFailure(`all-reduce (shm): no space left in ${path.dirname(file)} while ${what}; each worker needs about 2× the gradient size there (give the container a larger /dev/shm, e.g. docker --shm-size, or use the ring algorithm)`);
+  }
+  return new RuntimeFailure(`all-reduce (shm): ${what} ${file} failed: ${e.message}`);
+}
+
+function writeAll(fd: number, file: string, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  try {
+    while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+  } catch (err) {
+    throw shmFailure("writing", file, err);
+  }
+}
+
+function readAll(fd: number, file: string, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  try {
+    while (done < bytes.length) {
+      const n = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
+      if (n === 0) throw new Error(`the file ended after ${position + done} bytes`);
+      done += n;
+    }
+  } catch (err) {
+    throw shmFailure("reading", file, err);
+  }
+}
+
+/**
+ * Two files per rank: its input, and the chunk it finished. They are separate so that writing
+ * the next call's input (of any length) can never touch a result another rank is still reading.
+ * files[2q] / files[2q + 1] are rank q's input / result file; fds alike, open for writing (own)
+ * or reading (others).
+ */
+interface ShmFiles {
+  files: string[];
+  fds: number[];
 }
 
 /** Dial `target`'s socket for reading, retrying while it does not exist yet, until `deadline`. */
@@ -112,6 +197,7 @@ export class AllReduce {
   private calls = 0;
   /** Reused receive space, one per peer: fresh memory is expensive to touch (see link.ts). */
   private readonly scratch: Float32Array[] = [];
+  private shm: ShmFiles | null = null;
 
   private constructor(
     readonly rank: number,
@@ -193,7 +279,64 @@ export class AllReduce {
       server.close();
       fs.rmSync(file, { force: true });
     }
-    return new AllReduce(rank, world, algorithm, inbound, outbound);
+    const group = new AllReduce(rank, world, algorithm, inbound, outbound);
+    if (algorithm === "shm") {
+      try {
+        await group.openShm(opts.shmDir ?? defaultShmDir(rendezvousDir), rendezvousDir);
+      } catch (err) {
+        group.close();
+        throw err;
+      }
+    }
+    return group;
+  }
+
+  /**
+   * Every rank creates its file, all open everyone's, then each unlinks its own: from then on
+   * the files live exactly as long as the processes that hold them open.
+   */
+  private async openShm(dir: string, rendezvousDir: string): Promise<void> {
+    const id = createHash("sha256").update(path.resolve(rendezvousDir)).digest("hex").slice(0, 16);
+    const files = Array.from({ length: 2 * this.world }, (_, k) => path.join(dir, `diffx-allreduce-${id}-rank-${k >> 1}-${k % 2 === 0 ? "input" : "result"}.bin`));
+    const fds: number[] = new Array(2 * this.world).fill(-1);
+    this.shm = { files, fds };
+    const own = [2 * this.rank, 2 * this.rank + 1];
+    for (const k of own) {
+      try {
+        fds[k] = fs.openSync(files[k], "w+", 0o600);
+      } catch (err) {
+        throw shmFailure("creating", files[k], err);
+      }
+    }
+    await this.barrier(0, 1);
+    for (let k = 0; k < files.length; k++) {
+      if (own.includes(k)) continue;
+      try {
+        fds[k] = fs.openSync(files[k], "r");
+      } catch (err) {
+        throw shmFailure("opening", files[k], err);
+      }
+    }
+    await this.barrier(0, 2);
+    for (const k of own) fs.rmSync(files[k], { force: true });
+  }
+
+  /** Every rank sends (length, call, phase) to every other and waits for theirs; checks they agree. */
+  private async barrier(length: number, phase: number): Promise<void> {
+    const token = new Uint32Array([length, this.calls, phase]);
+    const got = Array.from({ length: this.world }, () => new Uint32Array(3));
+    const tokenBytes = new Uint8Array(token.buffer);
+    const pending: Promise<void>[] = [];
+    for (let q = 0; q < this.world; q++) {
+      if (q === this.rank) continue;
+      pending.push(this.to(q).send(tokenBytes), this.from(q).recv(new Uint8Array(got[q].buffer)));
+    }
+    await Promise.all(pending);
+    for (let q = 0; q < this.world; q++) {
+      if (q === this.rank) continue;
+      this.checkHeader(got[q], q, length);
+      if (got[q][2] !== phase) throw new RuntimeFailure(`all-reduce: rank ${q} is at step ${got[q][2]} of the exchange but rank ${this.rank} is at step ${phase} (internal error)`);
+    }
   }
 
   /**
@@ -211,7 +354,8 @@ export class AllReduce {
     try {
       this.calls++;
       if (this.algorithm === "ring") await this.ring(buf);
-      else await this.star(buf);
+      else if (this.algorithm === "star") await this.star(buf);
+      else await this.shmAverage(buf);
     } catch (err) {
       this.broken = err instanceof Error ? err : new RuntimeFailure(String(err));
       throw this.broken;
@@ -280,17 +424,17 @@ export class AllReduce {
       const count = bound(recvC + 1) - lo;
       const incoming = scratch.subarray(0, count);
       let added = 0;
+      // the last step completes chunk r + 1, which this rank owns: add and divide in one pass
+      const last = s === n - 2;
       const addArrived = (filledBytes: number): void => {
         const upTo = filledBytes >> 2;
-        for (let i = added; i < upTo; i++) buf[lo + i] += incoming[i];
+        if (last) for (let i = added; i < upTo; i++) buf[lo + i] = Math.fround(buf[lo + i] + incoming[i]) / n;
+        else for (let i = added; i < upTo; i++) buf[lo + i] += incoming[i];
         added = upTo;
       };
       await Promise.all([next.send(asBytes(buf, bound(sendC), bound(sendC + 1))), prev.recv(asBytes(incoming), addArrived)]);
       addArrived(count * 4);
     }
-    // rank r now owns the complete sum of chunk r + 1
-    const own = mod(r + 1);
-    for (let i = bound(own), end = bound(own + 1); i < end; i++) buf[i] = buf[i] / n;
     // all-gather: pass finished chunks around the ring, copied byte for byte
     for (let s = 0; s < n - 1; s++) {
       const sendC = mod(r + 1 - s);
@@ -327,15 +471,57 @@ export class AllReduce {
     }
     await Promise.all(receives);
     // the sum in rank order, x_0 + x_1 + … + x_{n−1}, whatever order the data arrived in
-    for (const data of incoming) for (let i = 0; i < len; i++) buf[i] += data[i];
-    for (let i = 0; i < len; i++) buf[i] = buf[i] / n;
+    for (const [k, data] of incoming.entries()) {
+      if (k < incoming.length - 1) for (let i = 0; i < len; i++) buf[i] += data[i];
+      else for (let i = 0; i < len; i++) buf[i] = Math.fround(buf[i] + data[i]) / n;
+    }
     const sends: Promise<void>[] = [];
     for (let q = 1; q < n; q++) sends.push(this.to(q).send(asBytes(buf)));
     await Promise.all(sends);
   }
 
+  private async shmAverage(buf: Float32Array): Promise<void> {
+    const shm = this.shm;
+    if (!shm) throw new RuntimeFailure(`all-reduce: rank ${this.rank} has no shared-memory files (internal error)`);
+    const n = this.world;
+    const r = this.rank;
+    const len = buf.length;
+    const bound = (c: number): number => Math.floor((c * len) / n);
+    const bytes = asBytes(buf);
+    // rank q's input file holds its buffer; its result file holds its finished chunk at the chunk's own offset
+    const input = (q: number): number => 2 * q;
+    const result = (q: number): number => 2 * q + 1;
+    writeAll(shm.fds[input(r)], shm.files[input(r)], bytes, 0);
+    await this.barrier(len, 3);
+    const lo = bound(r);
+    const count = bound(r + 1) - lo;
+    const sum = this.space(0, count);
+    const part = this.space(1, count);
+    for (let q = 0; q < n; q++) {
+      const src = q === r ? buf.subarray(lo, lo + count) : part;
+      if (q !== r) readAll(shm.fds[input(q)], shm.files[input(q)], asBytes(part), lo * 4);
+      if (q === 0) sum.set(src);
+      else if (q < n - 1) for (let i = 0; i < count; i++) sum[i] += src[i];
+      else for (let i = 0; i < count; i++) sum[i] = Math.fround(sum[i] + src[i]) / n; // last one: add and divide in one pass
+    }
+    buf.set(sum, lo);
+    writeAll(shm.fds[result(r)], shm.files[result(r)], asBytes(sum), lo * 4);
+    await this.barrier(len, 4);
+    for (let q = 0; q < n; q++) {
+      if (q === r) continue;
+      const qlo = bound(q);
+      readAll(shm.fds[result(q)], shm.files[result(q)], bytes.subarray(qlo * 4, bound(q + 1) * 4), qlo * 4);
+    }
+  }
+
   /** Close every connection. Safe to call twice. */
   close(): void {
+    if (this.shm) {
+      for (const fd of this.shm.fds) if (fd >= 0) fs.closeSync(fd);
+      fs.rmSync(this.shm.files[2 * this.rank], { force: true });
+      fs.rmSync(this.shm.files[2 * this.rank + 1], { force: true });
+      this.shm = null;
+    }
     for (const l of this.inbound) l?.close();
     for (const l of this.outbound) l?.close();
     this.broken ??= new RuntimeFailure(`all-reduce: rank ${this.rank} was closed`);

@@ -13,7 +13,9 @@
  * peer (a crash, a hang, or an error of its own), so the message names the culprit.
  *
  * Workers run in their own process group, so a terminal's Ctrl-C reaches only the parent, which
- * calls stopAll(): SIGINT to every worker, SIGKILL after the grace period.
+ * calls stopAll() (or aborts the `signal` it passed): SIGINT to every worker, SIGKILL after the
+ * grace period. A worker script may catch that SIGINT (workerContext().stopSignal()) to finish
+ * its step and return; if every worker then finishes cleanly, `result` resolves as usual.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -51,6 +53,8 @@ export interface StartWorkersOptions {
   settleMs?: number;
   /** The all-reduce rendezvous folder (default: a fresh temp folder, removed at the end). */
   rendezvousDir?: string;
+  /** Aborting it calls stopAll("interrupted") (wire the CLI's Ctrl-C here). */
+  signal?: AbortSignal;
 }
 
 export interface WorkerPool {
@@ -60,7 +64,8 @@ export interface WorkerPool {
   readonly rendezvousDir: string;
   /**
    * Stop every worker (Ctrl-C): SIGINT now, SIGKILL to any still alive after the grace period.
-   * Resolves when no child is left; `result` then rejects with a RuntimeFailure saying `reason`.
+   * Resolves when no child is left. `result` then rejects with a RuntimeFailure saying `reason`,
+   * unless every worker caught the SIGINT and finished cleanly (sent its result, exit code 0).
    */
   stopAll(reason?: string): Promise<void>;
 }
@@ -79,6 +84,7 @@ interface WorkerState {
   lastHeard: number;
   heardAny: boolean;
   exited: boolean;
+  exitCode: number | null;
   done: boolean;
   result: unknown;
   reportedError: boolean;
@@ -142,7 +148,7 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
       detached: true,
       serialization: "json",
     });
-    return { spec, child, lastHeard: Date.now(), heardAny: false, exited: false, done: false, result: undefined, reportedError: false, stderrTail: "", exitWaiters: [] };
+    return { spec, child, lastHeard: Date.now(), heardAny: false, exited: false, exitCode: null, done: false, result: undefined, reportedError: false, stderrTail: "", exitWaiters: [] };
   });
 
   const fail = (f: Failure): void => {
@@ -189,6 +195,7 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
     });
     child.on("exit", (code: number | null, signal: NodeJS.Signals | null) => {
       const wasEnding = ending;
+      w.exitCode = code;
       markExited(w);
       if (code === 0 && w.done) {
         if (!ending && states.every((s) => s.exited && s.done)) finishSuccess();
@@ -274,23 +281,30 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
       const stopping = stopReason;
       await killAll(stopping !== null ? "SIGINT" : "SIGTERM");
       cleanup();
-      if (stopping !== null) rejectResult(new RuntimeFailure(`${stopping}: stopped all ${world} worker${world === 1 ? "" : "s"}`));
-      else rejectResult(new RuntimeFailure(culprit().message));
+      if (stopping === null) rejectResult(new RuntimeFailure(culprit().message));
+      else if (states.every((s) => s.done && s.exitCode === 0)) resolveResult(states.map((s) => s.result));
+      else rejectResult(new RuntimeFailure(`${stopping}: stopped all ${world} worker${world === 1 ? "" : "s"}`));
     })();
     return concluding;
   }
 
-  return {
-    result,
-    pids: states.map((s) => s.child.pid ?? -1),
-    rendezvousDir,
-    stopAll(reason = "interrupted") {
-      if (concluding) return concluding;
-      if (states.every((s) => s.exited)) return Promise.resolve();
-      stopReason = reason;
-      ending = true;
-      if (settleTimer) clearTimeout(settleTimer);
-      return conclude();
-    },
-  };
+  function stopAll(reason = "interrupted"): Promise<void> {
+    if (concluding) return concluding;
+    if (states.every((s) => s.exited)) return Promise.resolve();
+    stopReason = reason;
+    ending = true;
+    if (settleTimer) clearTimeout(settleTimer);
+    return conclude();
+  }
+
+  if (opts.signal) {
+    const onAbort = (): void => void stopAll("interrupted");
+    if (opts.signal.aborted) onAbort();
+    else {
+      opts.signal.addEventListener("abort", onAbort, { once: true });
+      void result.finally(() => opts.signal?.removeEventListener("abort", onAbort)).catch(() => {});
+    }
+  }
+
+  return { result, pids: states.map((s) => s.child.pid ?? -1), rendezvousDir, stopAll };
 }

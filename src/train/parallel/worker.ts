@@ -32,6 +32,13 @@ export interface WorkerContext {
   finish(result?: unknown): Promise<void>;
   /** Stop the heartbeat timer (finish/fail do it too). */
   stopHeartbeat(): void;
+  /**
+   * Opt in to a graceful stop: from now on the parent's SIGINT (pool.stopAll, Ctrl-C) aborts
+   * this signal instead of killing the process. The worker should then finish its step and
+   * return; the pool SIGKILLs it if it takes longer than the grace period. Ranks must agree on
+   * the step where they stop (e.g. carry a stop flag through the gradient all-reduce).
+   */
+  stopSignal(): AbortSignal;
 }
 
 function envInt(name: string, min: number): number {
@@ -55,6 +62,7 @@ function post(msg: WorkerToParent): Promise<void> {
 }
 
 let current: WorkerContext | null = null;
+let stopController: AbortController | null = null;
 let finishing = false;
 
 /** This worker's context (created once per process); starts the heartbeat timer. */
@@ -98,6 +106,14 @@ export function workerContext(): WorkerContext {
     },
     stopHeartbeat() {
       clearInterval(timer);
+    },
+    stopSignal() {
+      if (!stopController) {
+        const ctrl = new AbortController();
+        stopController = ctrl;
+        process.on("SIGINT", () => ctrl.abort());
+      }
+      return stopController.signal;
     },
   };
   current = ctx;
