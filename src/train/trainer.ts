@@ -133,18 +133,15 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   o.progress.start("training", stopAt);
   o.progress.update(step);
   try {
-    while (step < stopAt) {
-      if (o.signal?.aborted) {
-        interrupted = true;
-        break;
-      }
+    while (step < stopAt && !interrupted) {
       const lr = learningRate(step, cfg.lr, cfg.warmup, cfg.steps);
       const batch = nextBatch(config.seed, data.n, B, pos);
       const myPairs = myPositions.map((p) => batch.indices[p]);
       const inp = stepInputs(data, model, o.tokenizer, config.seed, step, myPositions, myPairs, schedule.T, cfg.cond_dropout, cfg.flip);
 
       // ---- forward + backward on this worker's shard (mean loss over the shard)
-      const flat = new Float32Array(total + 1);
+      // [gradients…, loss, stop flag]: one buffer, one all-reduce per step
+      const flat = new Float32Array(total + 2);
       tf.tidy(() => {
         const x0 = tf.tensor(inp.x0, [shard, R, R, 3]);
         const eps = tf.tensor(inp.noise, [shard, R, R, 3]);
@@ -178,10 +175,15 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
         });
         flat[total] = value.dataSync()[0];
       });
+      // let pending events (Ctrl-C, worker messages) run: tfjs calls here are synchronous
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      flat[total + 1] = o.signal?.aborted ? 1 : 0;
 
       // ---- all-reduce (average over equal shards = gradient of the global-batch mean loss)
       await o.reducer.average(flat);
       const loss = flat[total];
+      // a stop request on any worker stops every worker after this same step (no deadlock)
+      if (flat[total + 1] > 0) interrupted = true;
       if (!Number.isFinite(loss)) {
         throw new RuntimeFailure(`loss is ${loss} at step ${step + 1}; training stopped. The last good checkpoint is intact; lower train.lr or check the data, then --resume`);
       }

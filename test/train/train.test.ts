@@ -119,7 +119,7 @@ test("a NaN loss stops the run with exit 1 naming the step; the last checkpoint 
   assert.equal(manifest.status, "failed");
 });
 
-test("Ctrl-C during training writes a checkpoint, exits cleanly, and --resume finishes the run", async () => {
+test("Ctrl-C during training writes a checkpoint, exits cleanly, and --resume continues the run", async () => {
   const dir = tempDir();
   const cfg = writeConfig(dir, "int.yaml", "name: int\ntrain: { steps: 400, checkpoint_every: 1000, log_every: 1, sample_grid: 0 }\n");
   const child = spawn(process.execPath, [BIN, "train", cfg, "--run-dir", "run"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
@@ -138,6 +138,10 @@ test("Ctrl-C during training writes a checkpoint, exits cleanly, and --resume fi
   assert.equal(manifest.status, "interrupted");
   assert.ok(manifest.step > 0 && manifest.step < 400);
   assert.ok(fs.existsSync(path.join(dir, "run", "checkpoints", `step-${manifest.step}`, "params.bin")));
-  const resumed = runCli(["train", "--resume", "run", "--set", "x=1"], { cwd: dir });
-  assert.equal(resumed.code, 2, "no --set on resume");
+  assert.equal(runCli(["train", "--resume", "run", "--set", "x=1"], { cwd: dir }).code, 2, "no --set on resume");
+  const target = manifest.step + 2;
+  const resumed = runCli(["train", "--resume", "run", "--until-step", String(target)], { cwd: dir });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`stopped at step ${target} of 400`));
+  assert.deepEqual(metrics(path.join(dir, "run")).map((m) => m.step).slice(-3), [target - 2, target - 1, target], "the log continues without gaps or repeats");
 });

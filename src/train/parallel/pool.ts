@@ -110,8 +110,6 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
   if (!(opts.timeoutMs > 0)) throw new RuntimeFailure(`startWorkers: timeoutMs must be positive, got ${opts.timeoutMs}`);
   const graceMs = opts.graceMs ?? 5000;
   const settleMs = opts.settleMs ?? 500;
-  const ownDir = opts.rendezvousDir === undefined;
-  const rendezvousDir = opts.rendezvousDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "diffx-rdv-"));
   const heartbeatMs = Math.max(50, Math.floor(opts.timeoutMs / 5));
   const startupMs = opts.startupMs ?? Math.max(opts.timeoutMs, 60_000);
   const baseEnv = opts.env ?? process.env;
@@ -129,8 +127,14 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
   // callers may attach their handler late (or only await stopAll); never an unhandled rejection
   result.catch(() => {});
 
-  const states: WorkerState[] = opts.workers.map((spec, index) => {
+  opts.workers.forEach((spec, index) => {
     if (spec.rank !== index) throw new RuntimeFailure(`startWorkers: worker ${index} has rank ${spec.rank}; ranks must be 0…${world - 1} in order`);
+  });
+  if (!fs.existsSync(opts.script)) throw new RuntimeFailure(`startWorkers: the worker script ${opts.script} does not exist`);
+  const ownDir = opts.rendezvousDir === undefined;
+  const rendezvousDir = opts.rendezvousDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "diffx-rdv-"));
+
+  const states: WorkerState[] = opts.workers.map((spec) => {
     const env: NodeJS.ProcessEnv = {
       ...baseEnv,
       ...spec.env,
@@ -193,7 +197,8 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
       fail({ kind: "crash", rank: spec.rank, message: `worker ${describeWorker(spec)} could not be started or signalled: ${err.message}` });
       if (child.pid === undefined) markExited(w);
     });
-    child.on("exit", (code: number | null, signal: NodeJS.Signals | null) => {
+    // "close" comes after "exit" once stdout/stderr are drained, so the stderr tail is complete
+    child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
       const wasEnding = ending;
       w.exitCode = code;
       markExited(w);
