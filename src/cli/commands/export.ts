@@ -1,6 +1,54 @@
+/**
+ * `diffx export RUN`: the newest checkpoint as model.onnx + model.json (see
+ * src/sample/export-run.ts). Exit 2 for a missing/foreign run folder, 1 for a run without a
+ * checkpoint yet.
+ */
 import type { Command } from "commander";
-import { notBuilt } from "../not-built.js";
+import { ONNX_IR_VERSION, ONNX_OPSET } from "../../nn/onnx-graph.js";
+import { exportRun } from "../../sample/export-run.js";
+import { globalOptions } from "../context.js";
+import { Reporter } from "../output.js";
+
+interface ExportOpts {
+  out?: string;
+  ema?: boolean;
+}
 
 export function registerExport(program: Command): void {
-  program.command("export <run>").description("export the trained network to ONNX").option("--out <file>", "output .onnx file").option("--ema", "export the EMA weights").action(notBuilt("export"));
+  program
+    .command("export <run>")
+    .description("export the trained network to ONNX (model.onnx + model.json sidecar; default RUN/export/)")
+    .option("--out <file>", "output .onnx file, or a folder for model.onnx (default RUN/export/model.onnx)")
+    .option("--ema", "export the EMA weights (default: as the run samples, sample.ema)")
+    .option("--no-ema", "export the raw (non-EMA) weights")
+    .action((run: string, opts: ExportOpts, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const rep = new Reporter(g);
+      const r = exportRun({ run, out: opts.out, ema: opts.ema });
+      if (!r.runManifest.recorded && r.file.startsWith(r.runDir)) rep.warn(`the run manifest was not updated: ${r.runManifest.reason}`);
+      const human = [
+        `${r.replaced ? "replaced" : "wrote"} ${r.file} (${formatBytes(r.bytes)}, ${r.parameterCount} parameters, ${r.nodeCount} nodes, ONNX IR ${ONNX_IR_VERSION} / opset ${ONNX_OPSET})`,
+        `sidecar: ${r.sidecarFile}`,
+        `weights: ${r.ema ? "EMA" : "raw"}, checkpoint step ${r.step}`,
+      ].join("\n");
+      rep.result(human, {
+        file: r.file,
+        sidecar: r.sidecarFile,
+        bytes: r.bytes,
+        sha256: r.sha256,
+        parameters: r.parameterCount,
+        nodes: r.nodeCount,
+        ops: r.opCounts,
+        step: r.step,
+        ema: r.ema,
+        replaced: r.replaced,
+        run_manifest_updated: r.runManifest.recorded,
+      });
+    });
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
 }
