@@ -1,6 +1,73 @@
+/** `diffx eval CONFIG [--folds K] [--parallel N] [--set k=v]… [--run-dir DIR]` / `diffx eval --resume EVALRUN`. */
 import type { Command } from "commander";
-import { notBuilt } from "../not-built.js";
+import * as path from "node:path";
+import { runEval } from "../../eval/run-eval.js";
+import { headline } from "../../report/markdown.js";
+import { summaryTable, type Table } from "../../report/tables.js";
+import { UsageError } from "../../errors.js";
+import { globalOptions } from "../context.js";
+import { withInterrupt } from "../interrupt.js";
+import { Reporter } from "../output.js";
+import { collectSets } from "./config.js";
+
+interface EvalOpts {
+  folds?: string;
+  parallel?: string;
+  set: string[];
+  runDir?: string;
+  resume?: string;
+  fresh?: boolean;
+}
+
+function positiveInt(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${flag} ${text}: expected a whole number`);
+  return Number(text);
+}
+
+function textTable(t: Table): string {
+  const all = [t.header, ...t.rows];
+  const widths = t.header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? "").length)));
+  return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ")).join("\n");
+}
 
 export function registerEval(program: Command): void {
-  program.command("eval <config>").description("k-fold cross-validated evaluation with FID/KID and ANOVA").option("--folds <k>", "number of folds").option("--parallel <n>", "folds run at once").action(notBuilt("eval"));
+  program
+    .command("eval [config]")
+    .description("k-fold cross-validated evaluation: train per fold, sample, FID/KID + control metrics, ANOVA, report (runs/<name>-<time>/eval/)")
+    .option("--folds <k>", "number of folds (default: eval.folds)")
+    .option("--parallel <n>", "folds trained at once, as child processes (default: eval.parallel)")
+    .option("--set <key=value>", "override a config key (repeatable)", collectSets, [] as string[])
+    .option("--run-dir <dir>", "eval run folder to create or continue (default runs/<name>-<UTC time>)")
+    .option("--resume <evalrun>", "continue an interrupted eval run with its recorded config")
+    .option("--fresh", "start a new eval run even if one with the same config exists")
+    .action(async (config: string | undefined, opts: EvalOpts, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const rep = new Reporter(g);
+      const folds = positiveInt("--folds", opts.folds);
+      const parallel = positiveInt("--parallel", opts.parallel);
+      if (folds !== undefined && folds < 2) throw new UsageError(`--folds ${folds}: k-fold cross-validation needs at least 2 folds`);
+      if (parallel !== undefined && parallel < 1) throw new UsageError(`--parallel ${parallel}: must be at least 1`);
+      if (opts.resume && opts.fresh) throw new UsageError("--fresh and --resume contradict each other");
+      const r = await withInterrupt(rep, (signal) =>
+        runEval({ configFile: config, sets: opts.set, folds, parallel, resume: opts.resume, runDir: opts.runDir, fresh: opts.fresh, backend: g.backend, progress: rep, signal }),
+      );
+      if (r.interrupted || !r.report || !r.files) {
+        rep.result(`interrupted; continue with: diffx eval --resume ${r.runDir}\nrun: ${r.runDir}`, { run: r.runDir, interrupted: true });
+        process.exitCode = 130;
+        return;
+      }
+      const rel = (f: string): string => path.relative(process.cwd(), f) || f;
+      const report = r.report;
+      const human = [
+        `${report.experiment.name}: ${report.cv.k}-fold eval, ${report.variants.length} variant${report.variants.length === 1 ? "" : "s"}, features ${report.extractor.spec} (${report.extractor.dims} dims)`,
+        "",
+        textTable(summaryTable(report)),
+        "",
+        headline(report),
+        `trainings: ${r.trained.length} trained, ${r.reused.length} reused`,
+        `report: ${rel(r.files.html)} (also ${path.basename(r.files.md)}, ${path.basename(r.files.json)})`,
+      ].join("\n");
+      rep.result(human, { ...report.summary, run: r.runDir, report: r.files, trained: r.trained, reused: r.reused });
+    });
 }

@@ -1,0 +1,252 @@
+/**
+ * Assembles report.json (src/report/report-types.ts) from what the eval computed: the cells'
+ * scores, their statistics across folds (src/stats), the fold trainings' curves, the comparison
+ * matrix's rows, and the caveats that apply, each stated with the numbers behind it.
+ */
+import type { Config } from "../config/schema.js";
+import type { Dataset } from "../data/dataset.js";
+import { analyse, summarise, type StatsResult, type VariantSummary } from "../stats/index.js";
+import { gitCommit } from "../runs/manifest.js";
+import { DIFFX_VERSION } from "../runs/version.js";
+import { readMetrics } from "../train/trainer.js";
+import type { FeatureExtractor } from "../metrics/extractor.js";
+import {
+  EVAL_REPORT_FORMAT,
+  type CellReport,
+  type ComparisonRow,
+  type EvalReport,
+  type EvalSummary,
+  type MetricSummary,
+  type TrainingReport,
+  type VariantReport,
+} from "../report/report-types.js";
+import { CI_LEVEL, KID_SETTINGS, sampleName } from "./cell.js";
+import { DEFAULT_EDGE_OPTIONS } from "./edges.js";
+import type { FoldPlan } from "./fold-plan.js";
+import type { HeldOut } from "./held-out.js";
+import { describeCondition } from "./held-out.js";
+import type { TrainJob } from "./train-jobs.js";
+import type { ResolvedVariant } from "./variants.js";
+
+/** Most points kept per training curve in the report. */
+const MAX_CURVE_POINTS = 300;
+/** Held-out pairs per fold shown in the comparison matrix. */
+const COMPARISON_ROWS_PER_FOLD = 3;
+
+export interface ReportInput {
+  config: Config;
+  configHash: string;
+  ds: Dataset;
+  plan: FoldPlan;
+  variants: ResolvedVariant[];
+  jobs: { job: TrainJob; reused: boolean }[];
+  cells: CellReport[];
+  extractor: FeatureExtractor;
+  featuresSpec: string;
+  /** Held-out data per fold at the first variant's resolution (for the comparison matrix). */
+  heldOut: HeldOut[];
+}
+
+type Metric = "fid" | "kid" | "text_control" | "sketch_f1";
+
+function metricValue(c: CellReport, m: Metric): number | null {
+  if (m === "fid") return c.fid;
+  if (m === "kid") return c.kid;
+  if (m === "text_control") return c.text_control ? c.text_control.success_rate : null;
+  return c.sketch_fidelity ? c.sketch_fidelity.f1 : null;
+}
+
+function rows(cells: CellReport[], m: Metric): { fold: number; variant: string; value: number }[] | null {
+  const out = cells.map((c) => ({ fold: c.fold, variant: c.variant, value: metricValue(c, m) }));
+  if (out.some((r) => r.value === null)) return null;
+  return out as { fold: number; variant: string; value: number }[];
+}
+
+function fullStats(cells: CellReport[], m: Metric, nVariants: number): StatsResult | null {
+  const r = rows(cells, m);
+  return r && nVariants >= 2 ? analyse(r, `per-fold ${m}`) : null;
+}
+
+function summaries(cells: CellReport[], variants: ResolvedVariant[]): Record<string, Record<string, VariantSummary>> {
+  const out: Record<string, Record<string, VariantSummary>> = {};
+  for (const m of ["fid", "kid", "text_control", "sketch_f1"] as const) {
+    if (!rows(cells, m)) continue;
+    out[m] = Object.fromEntries(variants.map((v) => [v.name, summarise(cells.filter((c) => c.variant === v.name).map((c) => metricValue(c, m) as number))]));
+  }
+  return out;
+}
+
+function thin(points: [number, number][]): [number, number][] {
+  if (points.length <= MAX_CURVE_POINTS) return points;
+  const stride = Math.ceil(points.length / MAX_CURVE_POINTS);
+  const kept = points.filter((_, i) => i % stride === 0);
+  if (kept[kept.length - 1] !== points[points.length - 1]) kept.push(points[points.length - 1]);
+  return kept;
+}
+
+function trainingReports(input: ReportInput): TrainingReport[] {
+  return input.jobs.map(({ job, reused }) => {
+    const metrics = readMetrics(job.dir);
+    return {
+      fold: job.fold,
+      run: job.rel,
+      variants: input.variants.filter((v) => v.training === job.name).map((v) => v.name),
+      steps: job.config.train.steps,
+      final_loss: metrics.length ? metrics[metrics.length - 1].loss : null,
+      loss: thin(metrics.map((m) => [m.step, m.loss])),
+      kl: thin(metrics.filter((m) => m.kl_bpd !== undefined).map((m) => [m.step, m.kl_bpd as number])),
+      reused,
+    };
+  });
+}
+
+function comparisonRows(input: ReportInput): ComparisonRow[] {
+  const out: ComparisonRow[] = [];
+  const n = input.config.eval.samples_per_fold;
+  const conditioning = input.variants[0].config.model.conditioning;
+  input.heldOut.forEach((h, fold) => {
+    const shown = Math.min(COMPARISON_ROWS_PER_FOLD, h.ids.length, n);
+    for (let k = 0; k < shown; k++) {
+      // generated sample k is the first one made from held-out pair k (samples cycle through the pairs)
+      out.push({
+        fold,
+        pair_id: h.ids[k],
+        condition: describeCondition(h, conditioning, k),
+        real: h.imageFiles[k],
+        sketch: h.sketchFiles ? h.sketchFiles[k] : null,
+        generated: Object.fromEntries(input.variants.map((v) => [v.name, `fold-${fold}/${v.name}/samples/${sampleName(k)}`])),
+      });
+    }
+  });
+  return out;
+}
+
+function caveats(input: ReportInput, report: Pick<EvalReport, "cells" | "variants">): string[] {
+  const { config, plan } = input;
+  const out: string[] = [];
+  const cells = report.cells;
+  const nReal = [...new Set(cells.map((c) => c.n_real))].sort((a, b) => a - b);
+  const nGen = [...new Set(cells.map((c) => c.n_generated))];
+  const dims = cells.length ? cells[0].dims : input.extractor.dims;
+  const range = (xs: number[]): string => (xs.length === 1 ? String(xs[0]) : `${xs[0]}–${xs[xs.length - 1]}`);
+  const small = Math.max(...nReal, ...nGen) < dims;
+  out.push(
+    `Small samples: each fold compares ${range(nReal)} held-out real images with ${range(nGen)} generated images in a ${dims}-dimensional feature space. ` +
+      (small
+        ? "With n below the feature dimension the covariance estimates are rank-deficient: FID is still computed exactly, but it is biased upwards and depends on n, so compare FIDs only within this report (same n, same extractor). "
+        : "FID is biased upwards at small n, so compare FIDs only at the same n with the same extractor. ") +
+      "KID is unbiased but noisy at this n; see its bootstrap interval.",
+  );
+  out.push(
+    `Cross-validation: the ${plan.k} folds share training data (every pair is in the training set of ${plan.k - 1} of the ${plan.k} fold models), so per-fold scores are not independent. ` +
+      `Standard deviations, confidence intervals and ANOVA p-values computed as if folds were independent are optimistic (Nadeau & Bengio, 2003), and with ${plan.k} folds the tests have little power: read the p-values as indicative, not exact.`,
+  );
+  out.push(
+    `Feature extractor: ${input.extractor.name} (${input.extractor.describe()}). FID/KID values depend on the extractor and are not comparable with FIDs computed with another one (e.g. Inception-v3 pool3).`,
+  );
+  const resolutions = [...new Set(report.variants.map((v) => v.model_resolution))];
+  out.push(
+    `Image size: real images are the held-out pairs downsampled by area averaging from ${input.ds.imageSize} px to the model resolution (${resolutions.join(", ")} px), exactly as for training; generated images are made at that resolution; the extractor then resizes both the same way.`,
+  );
+  if (resolutions.length > 1) out.push("Variants work at different model resolutions, so their FIDs compare different real sets and are not directly comparable.");
+  const nHeld = plan.heldOut.map((r) => r.length);
+  const n = config.eval.samples_per_fold;
+  if (nHeld.some((m) => m !== n)) {
+    out.push(`Conditions: each fold generates ${n} images from its ${range([...new Set(nHeld)].sort((a, b) => a - b))} held-out captions/sketches, cycling through them (generated image j uses held-out pair j mod n_held_out).`);
+  }
+  out.push("Noise: within a fold every variant starts from the same noise (the sampling seed depends on the master seed and the fold only), so differences between variants are not differences between noise draws.");
+  if (config.eval.bootstrap > 0) {
+    out.push(`Bootstrap intervals (${config.eval.bootstrap} resamples, percentile, ${CI_LEVEL * 100} %) resample images within one fold: they show the sampling noise of that fold's score, not the variation across folds or trainings.`);
+  }
+  if (report.variants.length < 2) out.push("Only one variant: no ANOVA or post-hoc tests are possible; the report gives the per-fold scores and their summary.");
+  if (cells.some((c) => c.text_control)) {
+    out.push("Text control: a generated image counts as a success when the domain classifier's predictions equal every attribute of the caption's pair; the classifier's own success rate on the real held-out images is its ceiling and is given beside it.");
+  } else if (report.variants.some((v) => input.variants.find((x) => x.name === v.name)?.config.model.conditioning === "text")) {
+    out.push(`Text control: not measured, because the feature extractor '${input.featuresSpec}' does not predict attributes (the domain extractor does).`);
+  }
+  if (cells.some((c) => c.sketch_fidelity)) {
+    const e = DEFAULT_EDGE_OPTIONS;
+    out.push(
+      `Sketch fidelity: F1 between the Sobel edges of each generated image (magnitude/4 ≥ ${e.gradientThreshold}) and the strokes of its sketch (luma ≤ ${e.sketchThreshold}) at a ${e.tolerance}-px tolerance, at the model resolution. ` +
+        "The real renders' F1 against their own sketches (reference) and against another pair's sketch (chance) are given beside it; at low resolution the chance level is high.",
+    );
+  }
+  const metricWarnings = [...new Set(cells.flatMap((c) => c.warnings))].filter((w) => !w.includes("below the feature dimension"));
+  out.push(...metricWarnings);
+  return out.map((s) => s.replace(/\s+/g, " ").trim());
+}
+
+function metricSummary(s: VariantSummary | undefined): MetricSummary | null {
+  return s ? { mean: s.mean, sd: s.sd, ci95: s.ci95 } : null;
+}
+
+function summary(config: Config, variants: ResolvedVariant[], stats: EvalReport["stats"], k: number): EvalSummary {
+  const rows = variants.map((v) => ({
+    name: v.name,
+    fid: metricSummary(stats.summaries.fid?.[v.name]) as MetricSummary,
+    kid: metricSummary(stats.summaries.kid?.[v.name]) as MetricSummary,
+    text_control: metricSummary(stats.summaries.text_control?.[v.name]),
+    sketch_f1: metricSummary(stats.summaries.sketch_f1?.[v.name]),
+  }));
+  const best = rows.reduce((a, b) => (b.fid.mean < a.fid.mean ? b : a));
+  const rm = (s: StatsResult | null) => (s ? { F: s.rm_anova.F, df1: s.rm_anova.df1, df2: s.rm_anova.df2, p: s.rm_anova.p, p_gg: s.rm_anova.p_gg } : null);
+  return { experiment: config.name, folds: k, variants: rows, fid_rm_anova: rm(stats.fid), kid_rm_anova: rm(stats.kid), best_fid: best.name };
+}
+
+export function buildReport(input: ReportInput): EvalReport {
+  const { config, ds, plan, variants } = input;
+  const order = new Map(variants.map((v, i) => [v.name, i]));
+  const cells = [...input.cells].sort((a, b) => a.fold - b.fold || (order.get(a.variant) ?? 0) - (order.get(b.variant) ?? 0));
+  const variantReports: VariantReport[] = variants.map((v) => ({
+    name: v.name,
+    sampler: v.config.sample.sampler,
+    steps: v.config.sample.steps,
+    guidance: v.config.sample.guidance,
+    eta: v.config.sample.eta,
+    clip_x0: v.config.sample.clip_x0,
+    ema: v.config.sample.ema,
+    engine: v.config.sample.engine,
+    training: v.training,
+    overrides: v.overrides,
+    model_resolution: v.config.model.resolution,
+  }));
+  const stats = {
+    fid: fullStats(cells, "fid", variants.length),
+    kid: fullStats(cells, "kid", variants.length),
+    summaries: summaries(cells, variants),
+  };
+  const R = variants[0].config.model.resolution;
+  return {
+    format: EVAL_REPORT_FORMAT,
+    diffx_version: DIFFX_VERSION,
+    git_commit: gitCommit(),
+    created: new Date().toISOString(),
+    experiment: { name: config.name, config: "../config.yaml", config_hash: input.configHash, seed: config.seed },
+    dataset: { name: config.dataset.name, kind: ds.kind, hash: ds.hash, n_pairs: ds.pairs.length, n_groups: plan.nGroups, image_size: ds.imageSize, stratify: plan.stratify },
+    cv: {
+      k: plan.k,
+      split_seed: plan.seed,
+      folds: plan.heldOut.map((rowsHeld, fold) => ({ fold, n_train: plan.train[fold].length, n_held_out: rowsHeld.length, held_out: rowsHeld.map((r) => ds.pairs[r].id) })),
+    },
+    extractor: { spec: input.featuresSpec, name: input.extractor.name, dims: input.extractor.dims, description: input.extractor.describe() },
+    images: {
+      dataset_image_size: ds.imageSize,
+      real: `held-out pairs, area-downsampled from ${ds.imageSize} px to the model resolution (${R} px), as in training`,
+      generated: `${R} px, 8-bit RGB PNG`,
+    },
+    sampling: {
+      samples_per_fold: config.eval.samples_per_fold,
+      seed_rule: "sampling seed of fold i = Rng(seed, 'eval-samples', i); sample j's noise = Rng(that seed, 'sample', j, …): the same for every variant of a fold",
+      conditions: "generated image j is conditioned on held-out pair j mod n_held_out (its English caption, or its sketch)",
+    },
+    kid: { subsets: KID_SETTINGS.subsets, subset_size: KID_SETTINGS.subsetSize, seed_rule: "per fold: Rng(seed, 'eval-stats', i) (subsets are drawn only when the subset size is below n)" },
+    bootstrap: { resamples: config.eval.bootstrap, level: CI_LEVEL, seed_rule: "per fold: Rng(seed, 'eval-stats', i); the same resamples for every variant of a fold" },
+    variants: variantReports,
+    cells,
+    stats,
+    training: trainingReports(input),
+    comparison: { rows: comparisonRows(input), grid: null },
+    caveats: caveats(input, { cells, variants: variantReports }),
+    summary: summary(config, variants, stats, plan.k),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Control metrics of one fold × variant cell.
+ *
+ * - Text control (text models): an extractor that can also predict the generators' attributes
+ *   (the `domain` CNN) classifies every generated image; a generated image is a success when
+ *   every predicted attribute equals the attribute of the held-out pair whose caption it was
+ *   generated from. The same classifier's success rate on the held-out real images is reported
+ *   beside it: it is the ceiling the generated images can be held to.
+ * - Sketch fidelity (sketch models): edge F1 between each generated image and its input sketch
+ *   (edges.ts), beside the F1 of the real renders against their own sketches (reference level)
+ *   and against another held-out pair's sketch (the chance level at this resolution).
+ */
+import type { Image } from "../engine/image.js";
+import type { FeatureExtractor } from "../metrics/extractor.js";
+import type { AttributeValue } from "../data/dataset.js";
+import type { SketchFidelityScores, TextControlScores } from "../report/report-types.js";
+import { DEFAULT_EDGE_OPTIONS, sketchFidelity, type EdgeOptions } from "./edges.js";
+
+/**
+ * An extractor that also predicts attributes (the `domain` extractor). Any FeatureExtractor
+ * with these two members is used for text control.
+ */
+export interface AttributePredictor {
+  /** Attribute names it predicts (e.g. style, shape, color). */
+  readonly attributes: readonly string[];
+  /** One record of predicted attribute values per image, in order. */
+  predictAttributes(images: Image[]): Promise<Record<string, AttributeValue>[]>;
+}
+
+export function canPredictAttributes(x: FeatureExtractor): x is FeatureExtractor & AttributePredictor {
+  const c = x as Partial<AttributePredictor>;
+  return Array.isArray(c.attributes) && typeof c.predictAttributes === "function";
+}
+
+/** Fraction of images whose predictions match `wanted` on every compared attribute, and per attribute. */
+function matchRates(predicted: Record<string, AttributeValue>[], wanted: Record<string, AttributeValue>[], attributes: readonly string[]): { all: number; per: Record<string, number> } {
+  const per: Record<string, number> = Object.fromEntries(attributes.map((a) => [a, 0]));
+  let all = 0;
+  predicted.forEach((p, i) => {
+    let ok = true;
+    for (const a of attributes) {
+      const hit = p[a] !== undefined && String(p[a]) === String(wanted[i][a]);
+      if (hit) per[a] += 1;
+      else ok = false;
+    }
+    if (ok) all += 1;
+  });
+  const n = Math.max(1, predicted.length);
+  for (const a of attributes) per[a] /= n;
+  return { all: all / n, per };
+}
+
+/**
+ * Text-control scores, or null when the extractor predicts no attribute the pairs carry.
+ * `wanted[i]` are the attributes of the pair generated image i was conditioned on.
+ */
+export async function textControl(
+  predictor: AttributePredictor,
+  generated: Image[],
+  wanted: Record<string, AttributeValue>[],
+  real: Image[],
+  realAttributes: Record<string, AttributeValue>[],
+): Promise<TextControlScores | null> {
+  const attributes = predictor.attributes.filter((a) => realAttributes.length > 0 && realAttributes.every((r) => Object.hasOwn(r, a))).sort();
+  if (attributes.length === 0) return null;
+  const onGenerated = matchRates(await predictor.predictAttributes(generated), wanted, attributes);
+  const onReal = matchRates(await predictor.predictAttributes(real), realAttributes, attributes);
+  return { success_rate: onGenerated.all, attribute_accuracy: onGenerated.per, real_success_rate: onReal.all, attributes, n: generated.length };
+}
+
+/** Sketch-fidelity scores: generated[i] was conditioned on sketches[i]; real[j] pairs with realSketches[j]. */
+export function sketchControl(generated: Image[], sketches: Image[], real: Image[], realSketches: Image[], o: EdgeOptions = DEFAULT_EDGE_OPTIONS): SketchFidelityScores {
+  const mean = (xs: number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
+  const gen = generated.map((img, i) => sketchFidelity(img, sketches[i], o));
+  const ref = real.map((img, j) => sketchFidelity(img, realSketches[j], o).f1);
+  // chance level: each real render against the next held-out pair's sketch
+  const chance = real.length > 1 ? real.map((img, j) => sketchFidelity(img, realSketches[(j + 1) % real.length], o).f1) : [];
+  return {
+    f1: mean(gen.map((s) => s.f1)),
+    precision: mean(gen.map((s) => s.precision)),
+    recall: mean(gen.map((s) => s.recall)),
+    real_f1: mean(ref),
+    chance_f1: chance.length ? mean(chance) : null,
+    tolerance_px: o.tolerance,
+    gradient_threshold: o.gradientThreshold,
+    sketch_threshold: o.sketchThreshold,
+    n: generated.length,
+  };
+}

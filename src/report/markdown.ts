@@ -1,0 +1,58 @@
+/** report.md, rendered from report.json (the plots are in report.html; the matrix is comparison.png). */
+import { num, pval } from "./format.js";
+import type { EvalReport } from "./report-types.js";
+import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, trainingTable, variantsTable, type Table } from "./tables.js";
+import type { StatsResult } from "../stats/index.js";
+
+function cell(s: string): string {
+  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+export function markdownTable(t: Table): string {
+  const lines = [`| ${t.header.map(cell).join(" | ")} |`, `|${t.header.map(() => " --- ").join("|")}|`];
+  for (const row of t.rows) lines.push(`| ${row.map(cell).join(" | ")} |`);
+  return lines.join("\n");
+}
+
+function statsSection(label: string, s: StatsResult | null): string[] {
+  if (!s) return [`### ${label}`, "", "Only one variant: no tests.", ""];
+  return [`### ${label}`, "", markdownTable(testsTable(s)), "", "Post-hoc paired t-tests (a − b per fold, Holm-adjusted over all pairs):", "", markdownTable(posthocTable(s)), ""];
+}
+
+/** One-sentence verdict of the FID comparison. */
+export function headline(r: EvalReport): string {
+  const best = r.summary.variants.find((v) => v.name === r.summary.best_fid);
+  const parts = [`Lowest mean FID: ${r.summary.best_fid}${best ? ` (${num(best.fid.mean)} ± ${num(best.fid.sd)} over ${r.cv.k} folds)` : ""}.`];
+  const rm = r.summary.fid_rm_anova;
+  if (rm) parts.push(`Repeated-measures ANOVA of FID across variants: F(${num(rm.df1)}, ${num(rm.df2)}) = ${num(rm.F)}, p = ${pval(rm.p)} (Greenhouse–Geisser p = ${pval(rm.p_gg)}).`);
+  return parts.join(" ");
+}
+
+export function renderMarkdown(r: EvalReport): string {
+  const out: string[] = [];
+  out.push(`# Eval report: ${r.experiment.name}`, "");
+  out.push(
+    `${r.cv.k}-fold cross-validation on ${r.dataset.name} (${r.dataset.n_pairs} pairs), ${r.variants.length} variant${r.variants.length === 1 ? "" : "s"}, features ${r.extractor.spec} (${r.extractor.dims} dims), ` +
+      `${r.sampling.samples_per_fold} generated images per fold and variant. diffx ${r.diffx_version}.`,
+    "",
+    headline(r),
+    "",
+  );
+  out.push("## Summary (per variant, over folds)", "", markdownTable(summaryTable(r)), "");
+  out.push("## Per-fold scores", "", "CIs per cell are percentile-bootstrap intervals over that fold's images.", "", markdownTable(perFoldTable(r)), "");
+  out.push("## Statistics", "");
+  out.push(...statsSection("FID", r.stats.fid), ...statsSection("KID", r.stats.kid));
+  out.push("## How the numbers were computed", "");
+  for (const [k, v] of provenance(r)) out.push(`- **${k}**: ${v}`);
+  out.push("", "### Variants", "", markdownTable(variantsTable(r)), "", "### Folds", "", markdownTable(foldsTable(r)), "");
+  out.push("## Training", "", markdownTable(trainingTable(r)), "", "Loss and KL curves per fold are plotted in report.html.", "");
+  out.push("## Real vs generated", "");
+  if (r.comparison.grid) {
+    out.push(`Rows: held-out real images (${r.comparison.rows.map((x) => `fold ${x.fold} ${x.pair_id}`).join(", ")}); columns: real${r.comparison.rows.some((x) => x.sketch) ? ", sketch" : ""}, then each variant's image generated from the same condition.`, "");
+    out.push(`![real vs generated](${r.comparison.grid})`, "");
+  } else out.push("No comparison rows.", "");
+  out.push("## Caveats", "");
+  for (const c of r.caveats) out.push(`- ${c}`);
+  out.push("");
+  return out.join("\n");
+}

@@ -1,0 +1,186 @@
+/**
+ * The eval report (`eval/report.json`, format "diffx-eval-report/1"): the source of truth of a
+ * k-fold evaluation. `report.md` and `report.html` are rendered from this object alone (plus
+ * the image files it names, which the HTML embeds). Paths inside are relative to the eval
+ * folder (`runs/<run>/eval/`), so a run folder can be moved.
+ */
+import type { StatsResult, VariantSummary } from "../stats/index.js";
+
+export const EVAL_REPORT_FORMAT = "diffx-eval-report/1";
+
+export type Interval = [number, number];
+
+/** Text-control success: the feature extractor's attribute predictions vs the prompt's attributes. */
+export interface TextControlScores {
+  /** Fraction of generated images whose predicted attributes all equal the conditioning pair's. */
+  success_rate: number;
+  /** Per attribute: fraction of generated images where the prediction equals the pair's value. */
+  attribute_accuracy: Record<string, number>;
+  /** The same success rate of the classifier on the held-out real images (its ceiling here). */
+  real_success_rate: number;
+  /** Attributes compared (predicted by the extractor and present in the dataset). */
+  attributes: string[];
+  n: number;
+}
+
+/** Sketch fidelity: edges of each generated image vs its input sketch (F1 at a pixel tolerance). */
+export interface SketchFidelityScores {
+  /** Mean over generated images. */
+  f1: number;
+  precision: number;
+  recall: number;
+  /** Mean F1 of the held-out real images against their own sketches (reference level). */
+  real_f1: number;
+  /** Mean F1 of the real images against another held-out pair's sketch (chance level); null with one pair. */
+  chance_f1: number | null;
+  tolerance_px: number;
+  /** Sobel magnitude / 4 of the luma at or above which a generated pixel is an edge. */
+  gradient_threshold: number;
+  /** Luma at or below which a sketch pixel is a stroke. */
+  sketch_threshold: number;
+  n: number;
+}
+
+/** Scores of one fold × variant cell. */
+export interface CellReport {
+  fold: number;
+  variant: string;
+  fid: number;
+  fid_ci: Interval | null;
+  kid: number;
+  kid_std: number;
+  kid_ci: Interval | null;
+  n_real: number;
+  n_generated: number;
+  dims: number;
+  /** Seed of this cell's sampling noise (sample i's noise derives from (seed, i)). */
+  seed: number;
+  /** Training run used (folder relative to the eval folder). */
+  train_run: string;
+  checkpoint_step: number;
+  /** Network engine and backend that generated the samples ("tfjs/wasm", "onnx/cpu"). */
+  engine: string;
+  /** Folder of the generated PNGs and samples.jsonl. */
+  samples: string;
+  /** Feature files (.npy, float64, n × dims): held-out real images and generated images. */
+  features: { real: string; generated: string };
+  text_control: TextControlScores | null;
+  sketch_fidelity: SketchFidelityScores | null;
+  warnings: string[];
+}
+
+export interface VariantReport {
+  name: string;
+  sampler: string;
+  steps: number;
+  guidance: number;
+  eta: number;
+  /** x̂₀ clipping bound (0 = off). */
+  clip_x0: number;
+  ema: boolean;
+  /** Network engine asked for (sample.engine). */
+  engine: string;
+  /** Training run name inside each fold folder ("train" or "train-<variant>"). */
+  training: string;
+  /** The variant's overrides as written in the config. */
+  overrides: Record<string, unknown>;
+  model_resolution: number;
+}
+
+export interface FoldReport {
+  fold: number;
+  n_train: number;
+  n_held_out: number;
+  /** Pair ids held out (the real images of this fold). */
+  held_out: string[];
+}
+
+export interface TrainingReport {
+  fold: number;
+  /** Training run folder, relative to the eval folder. */
+  run: string;
+  /** Variants sampled from this training. */
+  variants: string[];
+  steps: number;
+  final_loss: number | null;
+  /** [step, loss] (thinned to at most a few hundred points). */
+  loss: [number, number][];
+  /** [step, KL term L_t in bits/dim on held-out pairs]. */
+  kl: [number, number][];
+  /** True when this eval reused a finished training from an earlier invocation. */
+  reused: boolean;
+}
+
+export interface ComparisonRow {
+  fold: number;
+  pair_id: string;
+  /** The condition: caption, or "sketch <id>", or "unconditional". */
+  condition: string;
+  /** The held-out real image at the model resolution. */
+  real: string;
+  /** The input sketch (sketch models). */
+  sketch: string | null;
+  /** Per variant: the first generated image with this condition. */
+  generated: Record<string, string>;
+}
+
+export interface MetricSummary {
+  mean: number;
+  sd: number;
+  ci95: Interval;
+}
+
+export interface VariantSummaryRow {
+  name: string;
+  fid: MetricSummary;
+  kid: MetricSummary;
+  text_control: MetricSummary | null;
+  sketch_f1: MetricSummary | null;
+}
+
+export interface TestLine {
+  F: number;
+  df1: number;
+  df2: number;
+  p: number;
+}
+
+/** What `diffx eval --json` prints. */
+export interface EvalSummary {
+  experiment: string;
+  folds: number;
+  variants: VariantSummaryRow[];
+  /** Repeated-measures ANOVA of FID (null with a single variant). */
+  fid_rm_anova: (TestLine & { p_gg: number }) | null;
+  kid_rm_anova: (TestLine & { p_gg: number }) | null;
+  /** Variant with the lowest mean FID. */
+  best_fid: string;
+}
+
+export interface EvalReport {
+  format: typeof EVAL_REPORT_FORMAT;
+  diffx_version: string;
+  git_commit: string | null;
+  created: string;
+  experiment: { name: string; config: string; config_hash: string; seed: number };
+  dataset: { name: string; kind: string; hash: string; n_pairs: number; n_groups: number; image_size: number; stratify: string | null };
+  cv: { k: number; split_seed: number; folds: FoldReport[] };
+  extractor: { spec: string; name: string; dims: number; description: string };
+  images: { dataset_image_size: number; real: string; generated: string };
+  sampling: { samples_per_fold: number; seed_rule: string; conditions: string };
+  kid: { subsets: number; subset_size: number; seed_rule: string };
+  bootstrap: { resamples: number; level: number; seed_rule: string };
+  variants: VariantReport[];
+  cells: CellReport[];
+  stats: {
+    /** Full statistics (diffx stats) of the per-fold FID / KID; null with a single variant. */
+    fid: StatsResult | null;
+    kid: StatsResult | null;
+    /** Per-variant mean, sd and t-based 95 % CI of every per-fold metric. */
+    summaries: Record<string, Record<string, VariantSummary>>;
+  };
+  training: TrainingReport[];
+  comparison: { rows: ComparisonRow[]; grid: string | null };
+  caveats: string[];
+  summary: EvalSummary;
+}

@@ -1,0 +1,122 @@
+/**
+ * The report's tables as plain data (header + rows of text), built from report.json once and
+ * rendered by both report.md and report.html, so the two always show the same numbers.
+ */
+import type { StatsResult } from "../stats/index.js";
+import { interval, meanSd, num, percent, pval } from "./format.js";
+import type { EvalReport } from "./report-types.js";
+
+export interface Table {
+  header: string[];
+  rows: string[][];
+}
+
+function hasText(r: EvalReport): boolean {
+  return r.cells.some((c) => c.text_control);
+}
+
+function hasSketch(r: EvalReport): boolean {
+  return r.cells.some((c) => c.sketch_fidelity);
+}
+
+/** Per variant: mean ± sd and the t-based 95 % CI over folds. */
+export function summaryTable(r: EvalReport): Table {
+  const header = ["variant", "FID mean ± sd", "FID 95 % CI", "KID mean ± sd", "KID 95 % CI"];
+  if (hasText(r)) header.push("text control mean ± sd");
+  if (hasSketch(r)) header.push("sketch F1 mean ± sd");
+  const rows = r.summary.variants.map((v) => {
+    const row = [v.name, meanSd(v.fid), interval(v.fid.ci95), meanSd(v.kid), interval(v.kid.ci95)];
+    if (hasText(r)) row.push(meanSd(v.text_control, 3));
+    if (hasSketch(r)) row.push(meanSd(v.sketch_f1, 3));
+    return row;
+  });
+  return { header, rows };
+}
+
+/** Every fold × variant cell. */
+export function perFoldTable(r: EvalReport): Table {
+  const header = ["fold", "variant", "FID", "FID 95 % CI", "KID", "KID 95 % CI", "n real", "n gen", "checkpoint"];
+  if (hasText(r)) header.push("text control", "classifier on real");
+  if (hasSketch(r)) header.push("sketch F1", "real F1", "chance F1");
+  const rows = r.cells.map((c) => {
+    const row = [String(c.fold), c.variant, num(c.fid), interval(c.fid_ci), num(c.kid), interval(c.kid_ci), String(c.n_real), String(c.n_generated), `${c.train_run} @ ${c.checkpoint_step}`];
+    if (hasText(r)) row.push(percent(c.text_control?.success_rate), percent(c.text_control?.real_success_rate));
+    if (hasSketch(r)) row.push(num(c.sketch_fidelity?.f1, 3), num(c.sketch_fidelity?.real_f1, 3), num(c.sketch_fidelity?.chance_f1, 3));
+    return row;
+  });
+  return { header, rows };
+}
+
+/** The omnibus tests of one metric. */
+export function testsTable(s: StatsResult): Table {
+  const rm = s.rm_anova, ow = s.oneway_anova, fr = s.friedman;
+  return {
+    header: ["test", "statistic", "df", "p", "effect size"],
+    rows: [
+      ["repeated-measures ANOVA (folds as subjects)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), `partial η² = ${num(rm.partial_eta2, 3)}`],
+      ["  Greenhouse–Geisser corrected", `ε = ${num(rm.epsilon_gg, 3)}`, `${num(rm.df1 * rm.epsilon_gg)}, ${num(rm.df2 * rm.epsilon_gg)}`, pval(rm.p_gg), ""],
+      ["one-way ANOVA (variants as independent groups)", `F = ${num(ow.F)}`, `${num(ow.df1)}, ${num(ow.df2)}`, pval(ow.p), `η² = ${num(ow.eta2, 3)}`],
+      ["Friedman (ranks within folds)", `χ² = ${num(fr.chi2)}`, num(fr.df), pval(fr.p), ""],
+    ],
+  };
+}
+
+/** Paired t-tests between every pair of variants, Holm-adjusted. */
+export function posthocTable(s: StatsResult): Table {
+  return {
+    header: ["a", "b", "t", "df", "p", "p (Holm)", "d_z"],
+    rows: s.posthoc.map((p) => [p.a, p.b, num(p.t), num(p.df), pval(p.p), pval(p.p_holm), num(p.d_z, 3)]),
+  };
+}
+
+/** How each variant sampled. */
+export function variantsTable(r: EvalReport): Table {
+  return {
+    header: ["variant", "sampler", "steps", "guidance", "η", "x̂₀ clip", "weights", "engine", "training", "overrides"],
+    rows: r.variants.map((v) => [
+      v.name,
+      v.sampler,
+      String(v.steps),
+      num(v.guidance),
+      num(v.eta),
+      v.clip_x0 > 0 ? num(v.clip_x0) : "off",
+      v.ema ? "EMA" : "raw",
+      [...new Set(r.cells.filter((c) => c.variant === v.name).map((c) => c.engine))].join(", ") || v.engine,
+      v.training,
+      Object.keys(v.overrides).length ? JSON.stringify(v.overrides) : "–",
+    ]),
+  };
+}
+
+/** The fold trainings. */
+export function trainingTable(r: EvalReport): Table {
+  return {
+    header: ["fold", "run", "variants", "steps", "final loss", "last KL (bits/dim)", "this invocation"],
+    rows: r.training.map((t) => [String(t.fold), t.run, t.variants.join(", "), String(t.steps), num(t.final_loss), t.kl.length ? num(t.kl[t.kl.length - 1][1]) : "–", t.reused ? "reused" : "trained"]),
+  };
+}
+
+/** The folds and their held-out pairs. */
+export function foldsTable(r: EvalReport): Table {
+  return {
+    header: ["fold", "n train", "n held out", "held-out pair ids"],
+    rows: r.cv.folds.map((f) => [String(f.fold), String(f.n_train), String(f.n_held_out), f.held_out.join(" ")]),
+  };
+}
+
+/** "How the numbers were computed" as label/value lines. */
+export function provenance(r: EvalReport): [string, string][] {
+  return [
+    ["experiment", `${r.experiment.name} (config ${r.experiment.config}, hash ${r.experiment.config_hash.slice(0, 16)}…, seed ${r.experiment.seed})`],
+    ["dataset", `${r.dataset.name} (${r.dataset.kind}, ${r.dataset.n_pairs} pairs in ${r.dataset.n_groups} groups, ${r.dataset.image_size} px, hash ${r.dataset.hash.slice(0, 16)}…)`],
+    ["folds", `${r.cv.k}-fold, pair-preserving${r.dataset.stratify ? `, stratified by ${r.dataset.stratify}` : ""}, split seed ${r.cv.split_seed}`],
+    ["feature extractor", `${r.extractor.spec}: ${r.extractor.description} (${r.extractor.dims} dims)`],
+    ["real images", r.images.real],
+    ["generated images", `${r.sampling.samples_per_fold} per fold and variant, ${r.images.generated}; ${r.sampling.conditions}`],
+    ["seeds", r.sampling.seed_rule],
+    ["FID", "exact at any n: tr √(Σa Σb) as the sum of singular values of A Bᵀ (centred features / √(n−1)); Σ with n−1"],
+    ["KID", `unbiased MMD² with the kernel (xᵀy/d + 1)³; up to ${r.kid.subsets} subsets of size min(${r.kid.subset_size}, n); ${r.kid.seed_rule}`],
+    ["confidence intervals", r.bootstrap.resamples > 0 ? `per cell: percentile bootstrap, ${r.bootstrap.resamples} resamples, ${r.bootstrap.level * 100} %; ${r.bootstrap.seed_rule}. Per variant: mean ± t(0.975, k−1)·sd/√k over folds` : "per variant: mean ± t(0.975, k−1)·sd/√k over folds (no bootstrap)"],
+    ["diffx", `${r.diffx_version}${r.git_commit ? ` (commit ${r.git_commit.slice(0, 12)})` : ""}, report created ${r.created}`],
+  ];
+}

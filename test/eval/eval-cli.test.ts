@@ -1,0 +1,188 @@
+/**
+ * `diffx eval configs/ci-tiny.yaml --folds 3` through the real CLI in a temporary working folder:
+ * the report has every fold × variant cell, its numbers equal a recomputation from the stored
+ * files through the metrics and stats APIs, the HTML is self-contained, a re-run reuses the
+ * trainings, an interrupted fold resumes to the same result, and --parallel 2 gives the same
+ * numbers as a sequential eval.
+ *
+ * Features: the tiny ONNX model of test/fixtures/metrics (4 dims), so the test does not depend
+ * on the domain extractor's weights.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ROOT, runCli, tempDir } from "../helpers/cli.js";
+import { readPng } from "../../src/engine/image.js";
+import { loadExtractor, type FeatureExtractor } from "../../src/metrics/extractor.js";
+import { fid } from "../../src/metrics/fid.js";
+import { kid } from "../../src/metrics/kid.js";
+import { readFeatureFile } from "../../src/metrics/feature-files.js";
+import { analyse } from "../../src/stats/index.js";
+import type { EvalReport } from "../../src/report/report-types.js";
+
+const CONFIG = path.join(ROOT, "configs", "ci-tiny.yaml");
+const ONNX = path.join(ROOT, "test", "fixtures", "metrics", "onnx", "rgb-conv.onnx");
+const FEATURES = `eval.features=onnx:${ONNX}`;
+const cwd = tempDir("diffx-eval-");
+
+function evalRuns(): string[] {
+  const root = path.join(cwd, "runs");
+  return fs.existsSync(root) ? fs.readdirSync(root).filter((n) => n.startsWith("ci-tiny-")).sort().map((n) => path.join(root, n)) : [];
+}
+
+function readReport(runDir: string): EvalReport {
+  return JSON.parse(fs.readFileSync(path.join(runDir, "eval", "report.json"), "utf8")) as EvalReport;
+}
+
+function relClose(a: number, b: number, tol: number, what: string): void {
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+}
+
+/** Numbers of a cell that must not depend on how or when it was computed. */
+function numbers(r: EvalReport): unknown[] {
+  return r.cells.map((c) => [c.fold, c.variant, c.fid, c.fid_ci, c.kid, c.kid_std, c.kid_ci, c.n_real, c.n_generated, c.seed, c.checkpoint_step]);
+}
+
+let first = "";
+
+test("eval ci-tiny --folds 3 writes report.json/md/html with every fold × variant cell", () => {
+  const r = runCli(["eval", CONFIG, "--folds", "3", "--set", FEATURES], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+  const runs = evalRuns();
+  assert.equal(runs.length, 1);
+  first = runs[0];
+  const report = readReport(first);
+  assert.equal(report.format, "diffx-eval-report/1");
+  assert.equal(report.cv.k, 3);
+  assert.deepEqual(report.variants.map((v) => v.name), ["ddim-4", "ddim-2"]);
+  // the ddim-2 variant overrides only the steps: sampler and guidance stay the config's
+  assert.deepEqual(report.variants.map((v) => [v.sampler, v.steps, v.guidance, v.training]), [["ddim", 4, 2, "train"], ["ddim", 2, 2, "train"]]);
+  const cells = report.cells.map((c) => `${c.fold}/${c.variant}`);
+  assert.deepEqual(cells, ["0/ddim-4", "0/ddim-2", "1/ddim-4", "1/ddim-2", "2/ddim-4", "2/ddim-2"]);
+  for (const c of report.cells) {
+    assert.ok(Number.isFinite(c.fid) && Number.isFinite(c.kid), `${c.fold}/${c.variant} scores`);
+    assert.equal(c.n_real, 4);
+    assert.equal(c.n_generated, 4);
+    assert.ok(c.fid_ci && c.kid_ci, "bootstrap intervals");
+    assert.equal(c.text_control, null, "the onnx test extractor predicts no attributes");
+  }
+  // the folds hold out every pair exactly once
+  assert.deepEqual(report.cv.folds.flatMap((f) => f.held_out).sort(), Array.from({ length: 12 }, (_, i) => String(i).padStart(4, "0")));
+  assert.ok(report.stats.fid && report.stats.kid, "ANOVA for two variants");
+  assert.ok(report.caveats.some((c) => c.includes("share training data")));
+  assert.ok(report.caveats.some((c) => c.startsWith("Small samples")));
+  assert.equal(report.training.length, 3);
+  for (const t of report.training) assert.equal(t.loss.length, 8, "one loss point per logged step");
+  for (const f of ["report.md", "report.html", "comparison.png", "fid.csv", "kid.csv", "folds.json"]) assert.ok(fs.existsSync(path.join(first, "eval", f)), f);
+  const manifest = JSON.parse(fs.readFileSync(path.join(first, "manifest.json"), "utf8")) as { kind: string; status: string; outputs: Record<string, string> };
+  assert.equal(manifest.kind, "eval");
+  assert.equal(manifest.status, "finished");
+  assert.ok(manifest.outputs["eval/report.json"], "report hashed in the manifest");
+  // the printed summary
+  assert.match(r.stdout, /ddim-4\s+\S+ ± \S+/);
+  assert.match(r.stdout, /report: .*report\.html/);
+});
+
+test("report numbers equal a recomputation from the stored images and features", async () => {
+  const report = readReport(first);
+  const evalDir = path.join(first, "eval");
+  const extractor: FeatureExtractor = await loadExtractor(`onnx:${ONNX}`);
+  try {
+    for (const c of report.cells) {
+      const realDir = path.dirname(path.join(evalDir, c.features.real));
+      const real = report.cv.folds[c.fold].held_out.map((id) => readPng(path.join(realDir, `${id}.png`), 3));
+      const generated = Array.from({ length: c.n_generated }, (_, j) => readPng(path.join(evalDir, c.samples, `${String(j).padStart(4, "0")}.png`), 3));
+      const fr = await extractor.extract(real);
+      const fg = await extractor.extract(generated);
+      assert.deepEqual(readFeatureFile(path.join(evalDir, c.features.real)), fr, "saved real features");
+      assert.deepEqual(readFeatureFile(path.join(evalDir, c.features.generated)), fg, "saved generated features");
+      relClose(c.fid, fid(fr, fg), 1e-9, `fold ${c.fold} ${c.variant} FID`);
+      relClose(c.kid, kid(fr, fg).kid, 1e-9, `fold ${c.fold} ${c.variant} KID`);
+    }
+  } finally {
+    await extractor.release?.();
+  }
+  // the statistics are those of the per-fold table (the same as `diffx stats fid.csv`)
+  const recomputed = analyse(report.cells.map((c) => ({ fold: c.fold, variant: c.variant, value: c.fid })));
+  assert.deepEqual(JSON.parse(JSON.stringify(recomputed)), report.stats.fid);
+  const csv = runCli(["--json", "stats", path.join(evalDir, "fid.csv")], { cwd });
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.deepEqual(JSON.parse(csv.stdout), report.stats.fid);
+});
+
+test("report.md and report.html are rendered from report.json; the HTML is self-contained and shows the images", () => {
+  const report = readReport(first);
+  const md = fs.readFileSync(path.join(first, "eval", "report.md"), "utf8");
+  for (const c of report.cells) assert.ok(md.includes(`| ${c.fold} | ${c.variant} |`), `md row ${c.fold}/${c.variant}`);
+  assert.ok(md.includes("repeated-measures ANOVA"));
+  assert.ok(md.includes("![real vs generated](comparison.png)"));
+  const html = fs.readFileSync(path.join(first, "eval", "report.html"), "utf8");
+  assert.doesNotMatch(html, /<script|<link|<iframe|@import|url\(/i, "no scripts or external styles");
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?(https?:|\/\/|file:)/i, "no external URLs");
+  const srcs = [...html.matchAll(/<img [^>]*src="([^"]+)"/g)].map((m) => m[1]);
+  // comparison matrix: one row per shown held-out pair × (real + 2 variants)
+  assert.equal(srcs.length, report.comparison.rows.length * 3);
+  assert.ok(srcs.every((s) => s.startsWith("data:image/png;base64,")));
+  assert.equal((html.match(/<svg /g) ?? []).length, 4, "FID, KID, loss and KL plots");
+  for (const c of report.cells) assert.ok(html.includes(`<td>${c.variant}</td>`));
+});
+
+test("re-running the same command reuses the finished trainings and scores", () => {
+  const bins = [0, 1, 2].map((f) => path.join(first, "eval", `fold-${f}`, "train", "checkpoints", "step-8", "params.bin"));
+  const before = bins.map((b) => fs.statSync(b).mtimeMs);
+  const old = readReport(first);
+  const r = runCli(["eval", CONFIG, "--folds", "3", "--set", FEATURES], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(evalRuns().length, 1, "the same eval run folder is continued");
+  assert.equal((r.stdout.match(/reusing finished training/g) ?? []).length, 3, r.stdout);
+  assert.match(r.stdout, /trainings: 0 trained, 3 reused/);
+  assert.deepEqual(bins.map((b) => fs.statSync(b).mtimeMs), before, "checkpoints untouched");
+  assert.deepEqual(numbers(readReport(first)), numbers(old));
+});
+
+test("an interrupted fold training resumes from its checkpoint and ends where the uninterrupted one did", () => {
+  const fold = path.join(first, "eval", "fold-2");
+  const train = path.join(fold, "train");
+  const finalParams = fs.readFileSync(path.join(train, "checkpoints", "step-8", "params.bin"));
+  const old = readReport(first);
+  // make fold 2 look killed after its step-4 checkpoint
+  fs.rmSync(path.join(train, "checkpoints", "step-8"), { recursive: true });
+  const m = JSON.parse(fs.readFileSync(path.join(train, "manifest.json"), "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(path.join(train, "manifest.json"), JSON.stringify({ ...m, status: "interrupted", step: 4 }));
+  for (const v of ["ddim-4", "ddim-2"]) fs.rmSync(path.join(fold, v), { recursive: true });
+  const r = runCli(["eval", "--resume", first], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /resuming fold-2\/train/);
+  assert.match(r.stdout, /trainings: 1 trained, 2 reused/);
+  assert.deepEqual(fs.readFileSync(path.join(train, "checkpoints", "step-8", "params.bin")), finalParams, "same final weights");
+  assert.deepEqual(numbers(readReport(first)), numbers(old));
+});
+
+test("--parallel 2 (fold trainings as child processes) gives the same numbers as a sequential eval", () => {
+  const r = runCli(["eval", CONFIG, "--folds", "3", "--set", FEATURES, "--parallel", "2", "--fresh"], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+  const runs = evalRuns();
+  assert.equal(runs.length, 2);
+  const second = runs.find((d) => d !== first) as string;
+  assert.match(r.stdout, /\[fold-\d\/train\] /, "child output forwarded");
+  for (const f of [0, 1, 2]) {
+    const bin = (d: string) => fs.readFileSync(path.join(d, "eval", `fold-${f}`, "train", "checkpoints", "step-8", "params.bin"));
+    assert.deepEqual(bin(second), bin(first), `fold ${f} weights`);
+  }
+  assert.deepEqual(numbers(readReport(second)), numbers(readReport(first)));
+});
+
+test("--folds 1, more folds than pair groups, or a fold too small for FID: exit 2 naming the problem, no run folder", () => {
+  const before = evalRuns().length;
+  let r = runCli(["eval", CONFIG, "--folds", "1", "--set", FEATURES], { cwd });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--folds 1: k-fold cross-validation needs at least 2 folds/);
+  r = runCli(["eval", CONFIG, "--folds", "13", "--set", FEATURES], { cwd });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--folds 13: .*only 12 pair groups/);
+  r = runCli(["eval", CONFIG, "--folds", "7", "--set", FEATURES], { cwd });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--folds 7: fold \d would hold out only 1 pair .*at most 6 folds/);
+  assert.equal(evalRuns().length, before);
+});
