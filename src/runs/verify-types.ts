@@ -40,6 +40,8 @@ export interface CheckReport {
 export interface VerifyReport {
   run: string;
   ok: boolean;
+  /** Differences between the recorded environment and this one (informational). */
+  notes: string[];
   checks: CheckReport[];
   mismatches: Mismatch[];
 }
