@@ -1,0 +1,70 @@
+/**
+ * ResizeNearestNeighborGrad for the pure-JS `cpu` backend.
+ *
+ * The stock kernel in tfjs-backend-cpu 4.22 reads dy at the *images* batch offset
+ * (`batchOffset + dyR * dyStrides[1]` with `batchOffset = b * imagesStrides[0]`), so every image
+ * after the first in a batch gets a wrong gradient (ENGINE-NOTES: 0.46 relative L2 error on a
+ * full model at batch 16). It also ignores `halfPixelCenters`.
+ *
+ * This kernel is the exact adjoint of the cpu forward kernel: the forward copies
+ * x[b, src(r), src(c), d] to y[b, r, c, d]; the gradient adds dy[b, r, c, d] into
+ * dx[b, src(r), src(c), d], with src() computed by the same formula as the forward
+ * (tfjs-backend-cpu ResizeNearestNeighbor.js), including alignCorners and halfPixelCenters.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Source index along one axis for each output index, as the cpu forward kernel computes it. */
+export function nearestSourceIndices(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Int32Array {
+  const effectiveIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
+  const effectiveOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
+  const ratio = effectiveIn / effectiveOut;
+  const src = new Int32Array(outSize);
+  for (let r = 0; r < outSize; r++) {
+    const frac = halfPixelCenters ? ratio * (r + 0.5) : ratio * r;
+    let nearest = Math.min(inSize - 1, alignCorners ? Math.round(frac) : Math.floor(frac));
+    if (halfPixelCenters) nearest = Math.max(0, nearest);
+    src[r] = nearest;
+  }
+  return src;
+}
+
+interface ReadWriteBackend {
+  readSync(dataId: object): tf.backend_util.BackendValues;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+
+function isReadWriteBackend(value: unknown): value is ReadWriteBackend {
+  if (typeof value !== "object" || value === null) return false;
+  const b = value as { readSync?: unknown; makeTensorInfo?: unknown };
+  return typeof b.readSync === "function" && typeof b.makeTensorInfo === "function";
+}
+
+export const resizeNearestNeighborGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { images, dy } = inputs;
+  if (images === undefined || dy === undefined) throw new Error("ResizeNearestNeighborGrad needs inputs images and dy");
+  if (!isReadWriteBackend(backend)) throw new Error("ResizeNearestNeighborGrad: backend cannot read and make tensors synchronously");
+  if (images.shape.length !== 4 || dy.shape.length !== 4) throw new Error("ResizeNearestNeighborGrad expects rank-4 NHWC images and dy");
+  const [batch, inHeight, inWidth, depth] = images.shape as [number, number, number, number];
+  const [dyBatch, outHeight, outWidth, dyDepth] = dy.shape as [number, number, number, number];
+  if (dyBatch !== batch || dyDepth !== depth) {
+    throw new Error(`ResizeNearestNeighborGrad: dy ${JSON.stringify(dy.shape)} does not match images ${JSON.stringify(images.shape)}`);
+  }
+  const alignCorners = attrs?.["alignCorners"] === true;
+  const halfPixelCenters = attrs?.["halfPixelCenters"] === true;
+  const srcRow = nearestSourceIndices(inHeight, outHeight, alignCorners, halfPixelCenters);
+  const srcCol = nearestSourceIndices(inWidth, outWidth, alignCorners, halfPixelCenters);
+  const dyValues = backend.readSync(dy.dataId);
+  if (!(dyValues instanceof Float32Array)) throw new Error("ResizeNearestNeighborGrad: dy must be float32");
+  const dx = new Float32Array(batch * inHeight * inWidth * depth);
+  let k = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < outHeight; r++) {
+      const rowBase = (b * inHeight + srcRow[r]) * inWidth;
+      for (let c = 0; c < outWidth; c++) {
+        const base = (rowBase + srcCol[c]) * depth;
+        for (let d = 0; d < depth; d++) dx[base + d] += dyValues[k++];
+      }
+    }
+  }
+  return backend.makeTensorInfo([batch, inHeight, inWidth, depth], "float32", dx);
+};
