@@ -29,3 +29,8 @@ export function meanSd(m: { mean: number; sd: number } | null | undefined, digit
 export function percent(v: number | null | undefined): string {
   return v === null || v === undefined || Number.isNaN(v) ? "–" : `${(v * 100).toFixed(1)} %`;
 }
+
+/** mean ± sd of rates, as percentages. */
+export function percentMeanSd(m: { mean: number; sd: number } | null | undefined): string {
+  return m ? `${percent(m.mean)} ± ${percent(m.sd)}` : "–";
+}

@@ -3,7 +3,7 @@
  * rendered by both report.md and report.html, so the two always show the same numbers.
  */
 import type { StatsResult } from "../stats/index.js";
-import { interval, meanSd, num, percent, pval } from "./format.js";
+import { interval, meanSd, num, percent, percentMeanSd, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
 
 export interface Table {
@@ -26,7 +26,7 @@ export function summaryTable(r: EvalReport): Table {
   if (hasSketch(r)) header.push("sketch F1 mean ± sd");
   const rows = r.summary.variants.map((v) => {
     const row = [v.name, meanSd(v.fid), interval(v.fid.ci95), meanSd(v.kid), interval(v.kid.ci95)];
-    if (hasText(r)) row.push(meanSd(v.text_control, 3));
+    if (hasText(r)) row.push(percentMeanSd(v.text_control));
     if (hasSketch(r)) row.push(meanSd(v.sketch_f1, 3));
     return row;
   });

@@ -12,7 +12,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ROOT, runCli, tempDir } from "../helpers/cli.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { BIN, ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { readPng } from "../../src/engine/image.js";
 import { loadExtractor, type FeatureExtractor } from "../../src/metrics/extractor.js";
 import { fid } from "../../src/metrics/fid.js";
@@ -128,49 +129,93 @@ test("report.md and report.html are rendered from report.json; the HTML is self-
   for (const c of report.cells) assert.ok(html.includes(`<td>${c.variant}</td>`));
 });
 
-test("re-running the same command reuses the finished trainings and scores", () => {
+test("re-running the same command reuses the finished trainings and scores; --json prints the summary", () => {
   const bins = [0, 1, 2].map((f) => path.join(first, "eval", `fold-${f}`, "train", "checkpoints", "step-8", "params.bin"));
   const before = bins.map((b) => fs.statSync(b).mtimeMs);
   const old = readReport(first);
-  const r = runCli(["eval", CONFIG, "--folds", "3", "--set", FEATURES], { cwd });
+  const r = runCli(["--json", "eval", CONFIG, "--folds", "3", "--set", FEATURES], { cwd });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(evalRuns().length, 1, "the same eval run folder is continued");
-  assert.equal((r.stdout.match(/reusing finished training/g) ?? []).length, 3, r.stdout);
-  assert.match(r.stdout, /trainings: 0 trained, 3 reused/);
+  assert.equal((r.stderr.match(/reusing finished training/g) ?? []).length, 3, r.stderr);
   assert.deepEqual(bins.map((b) => fs.statSync(b).mtimeMs), before, "checkpoints untouched");
-  assert.deepEqual(numbers(readReport(first)), numbers(old));
+  const now = readReport(first);
+  assert.deepEqual(numbers(now), numbers(old));
+  const json = JSON.parse(r.stdout) as Record<string, unknown>;
+  const { run, report, trained, reused, ...summary } = json;
+  assert.deepEqual(summary, now.summary);
+  assert.equal(run, first);
+  assert.deepEqual(trained, []);
+  assert.deepEqual(reused, ["fold-0/train", "fold-1/train", "fold-2/train"]);
+  assert.equal((report as { html: string }).html, path.join(first, "eval", "report.html"));
 });
 
-test("an interrupted fold training resumes from its checkpoint and ends where the uninterrupted one did", () => {
-  const fold = path.join(first, "eval", "fold-2");
-  const train = path.join(fold, "train");
-  const finalParams = fs.readFileSync(path.join(train, "checkpoints", "step-8", "params.bin"));
-  const old = readReport(first);
-  // make fold 2 look killed after its step-4 checkpoint
-  fs.rmSync(path.join(train, "checkpoints", "step-8"), { recursive: true });
-  const m = JSON.parse(fs.readFileSync(path.join(train, "manifest.json"), "utf8")) as Record<string, unknown>;
-  fs.writeFileSync(path.join(train, "manifest.json"), JSON.stringify({ ...m, status: "interrupted", step: 4 }));
-  for (const v of ["ddim-4", "ddim-2"]) fs.rmSync(path.join(fold, v), { recursive: true });
-  const r = runCli(["eval", "--resume", first], { cwd });
+/** Run the CLI asynchronously; `onLine` sees each stdout line and may send the child a signal. */
+function runCliAsync(args: string[], onLine: (line: string, child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "", partial = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      partial += d;
+      let nl: number;
+      while ((nl = partial.indexOf("\n")) >= 0) {
+        onLine(partial.slice(0, nl), child);
+        partial = partial.slice(nl + 1);
+      }
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test("Ctrl-C during a fold's training stops the eval (exit 130); --resume finishes it with the same numbers", async () => {
+  // a copy of the finished eval whose fold 2 has to be trained again
+  const copy = path.join(cwd, "runs-copy", "ci-tiny-copy");
+  fs.cpSync(first, copy, { recursive: true });
+  const fold = path.join(copy, "eval", "fold-2");
+  for (const d of ["train", "ddim-4", "ddim-2"]) fs.rmSync(path.join(fold, d), { recursive: true });
+  let sent = false;
+  const stopped = await runCliAsync(["eval", "--resume", copy], (line, child) => {
+    if (!sent && /^training: 0\/8/.test(line)) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  });
+  assert.ok(sent, stopped.stdout);
+  assert.equal(stopped.code, 130, stopped.stderr);
+  assert.match(stopped.stdout, /interrupted; continue with: diffx eval --resume /);
+  const manifest = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "manifest.json"), "utf8")) as { status: string; step?: number };
+  assert.equal(manifest(copy).status, "interrupted");
+  assert.equal(manifest(path.join(fold, "train")).status, "interrupted");
+  assert.ok((manifest(path.join(fold, "train")).step ?? 8) < 8, "stopped before the end");
+
+  const r = runCli(["eval", "--resume", copy], { cwd });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /resuming fold-2\/train/);
   assert.match(r.stdout, /trainings: 1 trained, 2 reused/);
-  assert.deepEqual(fs.readFileSync(path.join(train, "checkpoints", "step-8", "params.bin")), finalParams, "same final weights");
-  assert.deepEqual(numbers(readReport(first)), numbers(old));
+  const params = (d: string) => fs.readFileSync(path.join(d, "eval", "fold-2", "train", "checkpoints", "step-8", "params.bin"));
+  assert.deepEqual(params(copy), params(first), "same final weights as the uninterrupted training");
+  assert.deepEqual(numbers(readReport(copy)), numbers(readReport(first)));
 });
 
-test("--parallel 2 (fold trainings as child processes) gives the same numbers as a sequential eval", () => {
-  const r = runCli(["eval", CONFIG, "--folds", "3", "--set", FEATURES, "--parallel", "2", "--fresh"], { cwd });
+test("--parallel 2 (fold trainings as child processes, two at once) gives the same numbers as a sequential eval", () => {
+  // a copy of the finished eval whose folds 1 and 2 have to be trained again
+  const copy = path.join(cwd, "runs-copy", "ci-tiny-parallel");
+  fs.cpSync(first, copy, { recursive: true });
+  for (const f of [1, 2]) for (const d of ["train", "ddim-4", "ddim-2"]) fs.rmSync(path.join(copy, "eval", `fold-${f}`, d), { recursive: true });
+  const r = runCli(["eval", "--resume", copy, "--parallel", "2"], { cwd });
   assert.equal(r.code, 0, r.stderr);
-  const runs = evalRuns();
-  assert.equal(runs.length, 2);
-  const second = runs.find((d) => d !== first) as string;
-  assert.match(r.stdout, /\[fold-\d\/train\] /, "child output forwarded");
-  for (const f of [0, 1, 2]) {
+  assert.match(r.stdout, /\[fold-1\/train\] /, "child output forwarded");
+  assert.match(r.stdout, /\[fold-2\/train\] /, "child output forwarded");
+  assert.match(r.stdout, /trainings: 2 trained, 1 reused/);
+  for (const f of [1, 2]) {
     const bin = (d: string) => fs.readFileSync(path.join(d, "eval", `fold-${f}`, "train", "checkpoints", "step-8", "params.bin"));
-    assert.deepEqual(bin(second), bin(first), `fold ${f} weights`);
+    assert.deepEqual(bin(copy), bin(first), `fold ${f} weights`);
   }
-  assert.deepEqual(numbers(readReport(second)), numbers(readReport(first)));
+  assert.deepEqual(numbers(readReport(copy)), numbers(readReport(first)));
+  const m = JSON.parse(fs.readFileSync(path.join(copy, "manifest.json"), "utf8")) as { status: string; backend: { workers: number } };
+  assert.equal(m.status, "finished");
+  assert.equal(m.backend.workers, 2);
 });
 
 test("--folds 1, more folds than pair groups, or a fold too small for FID: exit 2 naming the problem, no run folder", () => {

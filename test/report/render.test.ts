@@ -1,0 +1,50 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { tempDir } from "../helpers/cli.js";
+import { readPng } from "../../src/engine/image.js";
+import { writeEvalReport, rerenderEvalReport, readEvalReport } from "../../src/report/write.js";
+import { fixtureReport } from "./fixture-report.js";
+
+test("writeEvalReport: report.json is the source; md and html show its numbers; comparison.png tiles every row", () => {
+  const dir = tempDir("diffx-report-");
+  const report = fixtureReport(dir);
+  const files = writeEvalReport(dir, report);
+  const json = readEvalReport(files.json);
+  assert.equal(json.comparison.grid, "comparison.png");
+  assert.deepEqual(json.cells, report.cells);
+
+  const md = fs.readFileSync(files.md, "utf8");
+  assert.ok(md.includes("| 0 | dpmpp-20 | 41.5 | [36.5, 47.5] | 0.021 |"), "per-fold row");
+  assert.ok(md.includes("| dpmpp-20 | 41.25 ± 2.883 |"), "summary: mean ± sd of 41.5, 38.25, 44");
+  assert.ok(md.includes("Lowest mean FID: dpmpp-20"));
+  assert.ok(md.includes("repeated-measures ANOVA (folds as subjects)"));
+  assert.ok(md.includes("- Small samples: a caveat with <angle brackets> & ampersands."));
+  assert.ok(md.includes("text control"));
+
+  const html = fs.readFileSync(files.html, "utf8");
+  assert.ok(html.startsWith("<!DOCTYPE html>"));
+  assert.ok(html.includes("a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; caption"), "captions are escaped");
+  assert.ok(!html.includes("<b>bold</b>"));
+  assert.ok(html.includes("Small samples: a caveat with &lt;angle brackets&gt; &amp; ampersands."));
+  assert.doesNotMatch(html, /<script|<link|@import|url\(/i);
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?(https?:|\/\/|file:)/i);
+  const imgs = [...html.matchAll(/<img [^>]*src="data:image\/png;base64,([^"]+)"/g)];
+  assert.equal(imgs.length, 3 * 3, "3 rows × (real + 2 variants)");
+  // the 8-px tiles are enlarged to 64 px by pixel repetition
+  const tile = Buffer.from(imgs[0][1], "base64");
+  assert.equal(tile.readUInt32BE(16), 64);
+  assert.equal((html.match(/<svg /g) ?? []).length, 4);
+  assert.ok(html.includes("41.5") && html.includes("dpmpp-20"));
+
+  const grid = readPng(path.join(dir, "comparison.png"), 3);
+  // 3 columns and 3 rows of 64-px tiles with a 4-px gap
+  assert.equal(grid.width, 3 * 64 + 4 * 4);
+  assert.equal(grid.height, 3 * 64 + 4 * 4);
+
+  // re-rendering from report.json alone gives the same files
+  const before = [fs.readFileSync(files.md, "utf8"), html];
+  rerenderEvalReport(dir);
+  assert.deepEqual([fs.readFileSync(files.md, "utf8"), fs.readFileSync(files.html, "utf8")], before);
+});

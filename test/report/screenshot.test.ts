@@ -1,0 +1,43 @@
+/**
+ * report.html opens in headless Chromium (when /usr/bin/chromium exists; skipped otherwise) and
+ * its images and plots render: the screenshot is taken with test/report/screenshot.sh and
+ * checked for the matrix tiles' colours and the plots' line colours. The screenshot is kept at
+ * $DIFFX_SCREENSHOT when that is set, to look at by eye.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ROOT, tempDir } from "../helpers/cli.js";
+import { readPng, type Image } from "../../src/engine/image.js";
+import { writeEvalReport } from "../../src/report/write.js";
+import { fixtureReport } from "./fixture-report.js";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+function countColour(img: Image, rgb: [number, number, number], tol = 8): number {
+  let n = 0;
+  for (let i = 0; i < img.width * img.height; i++) {
+    const d = Math.max(...rgb.map((c, k) => Math.abs(img.data[i * 3 + k] - c)));
+    if (d <= tol) n++;
+  }
+  return n;
+}
+
+test("report.html renders in headless Chromium with its images and plots", { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} not installed` }, () => {
+  const dir = tempDir("diffx-shot-");
+  const files = writeEvalReport(dir, fixtureReport(dir));
+  const out = process.env.DIFFX_SCREENSHOT ?? path.join(dir, "shot.png");
+  const r = spawnSync("sh", [path.join(ROOT, "test", "report", "screenshot.sh"), files.html, out, "1200,2600"], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const shot = readPng(out, 3);
+  assert.equal(shot.width, 1200);
+  // fold 0's real tile: square colour (0, 80, 160) on grey, drawn at 64 px (8× per pixel): ≥ 32×32 px of it
+  assert.ok(countColour(shot, [0, 80, 160]) >= 32 * 32 * 0.9, "real image tile visible");
+  // a generated tile of variant 1 in fold 0 (seed 10): (202, 78, 214)
+  assert.ok(countColour(shot, [(10 * 97) % 256, (10 * 57 + 80) % 256, (10 * 31 + 160) % 256]) >= 32 * 32 * 0.9, "generated tile visible");
+  // plot lines: the first two palette colours of line-chart.ts
+  assert.ok(countColour(shot, [0x1f, 0x77, 0xb4], 30) > 200, "blue plot lines visible");
+  assert.ok(countColour(shot, [0xd6, 0x27, 0x28], 30) > 200, "red plot lines visible");
+});
