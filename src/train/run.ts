@@ -11,7 +11,7 @@ import type { Config } from "../config/schema.js";
 import { loadConfig } from "../config/load.js";
 import { UsageError, RuntimeFailure } from "../errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
-import { initBackend, type BackendReport } from "../engine/backend.js";
+import { initBackend, probeBackends, type BackendName, type BackendReport } from "../engine/backend.js";
 import { makeGrid, writePng } from "../engine/image.js";
 import type { ProgressSink } from "../engine/progress.js";
 import { openDataset } from "../data/build.js";
@@ -27,8 +27,10 @@ import { lineChartSvg } from "../report/line-chart.js";
 import { generate } from "../sample/generate.js";
 import { tfjsNetwork } from "../sample/tfjs-network.js";
 import type { Condition } from "../sample/conditions.js";
-import { latestCheckpoint } from "./checkpoint.js";
-import { trainLoop, readMetrics, singleWorker, type LoopResult } from "./trainer.js";
+import { latestCheckpoint, latestWeights } from "./checkpoint.js";
+import { runWorkers } from "./run-workers.js";
+import { parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
+import { trainLoop, readMetrics, singleWorker } from "./trainer.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { subset, type TrainingSet } from "./training-set.js";
 
@@ -99,67 +101,123 @@ export function pairCaptions(ds: Dataset): string[][] {
   return ds.pairs.map((p) => [p.caption, p.caption_zh].filter((c): c is string => typeof c === "string" && c.length > 0));
 }
 
+/** What every worker (and the single-process path) trains on, read from the run folder. */
+export interface PreparedData {
+  ds: Dataset;
+  data: TrainingSet;
+  heldOut: TrainingSet | undefined;
+  tokenizer: Tokenizer | null;
+}
+
+/**
+ * Open the dataset, fix the run's split (split.json, written once) and tokenizer
+ * (tokenizer.json, built from the training captions once); reused as recorded on resume and
+ * by every worker of a data-parallel run.
+ */
+export async function prepareTrainingData(runDir: string, config: Config, opts: { cwd?: string; trainRows?: number[]; heldOutRows?: number[]; progress?: ProgressSink; verify?: boolean }): Promise<PreparedData> {
+  const ds = openDataset(config.dataset, { cwd: opts.cwd, progress: opts.progress, verify: opts.verify });
+  const R = config.model.resolution;
+  const all = await loadTrainingSet(ds, R);
+  const splitFile = path.join(runDir, SPLIT_FILE);
+  let split: Split;
+  if (fs.existsSync(splitFile)) split = JSON.parse(fs.readFileSync(splitFile, "utf8")) as Split;
+  else {
+    split = { train: opts.trainRows ?? all.ids.map((_, i) => i), held_out: opts.heldOutRows ?? [] };
+    writeJsonAtomic(splitFile, split);
+  }
+  const data = subset(all, split.train, R);
+  const heldOut: TrainingSet | undefined = split.held_out.length ? subset(all, split.held_out, R) : undefined;
+  if (config.train.batch_size > data.n * 64) throw new UsageError(`train.batch_size ${config.train.batch_size} is far larger than the ${data.n} training pairs`);
+  let tokenizer: Tokenizer | null = null;
+  const tokFile = path.join(runDir, TOKENIZER_FILE);
+  if (config.model.conditioning === "text") {
+    if (fs.existsSync(tokFile)) tokenizer = Tokenizer.fromJSON(JSON.parse(fs.readFileSync(tokFile, "utf8")), tokFile);
+    else {
+      tokenizer = Tokenizer.build(data.captions.flat());
+      writeJsonAtomic(tokFile, tokenizer.toJSON());
+    }
+  }
+  return { ds, data, heldOut, tokenizer };
+}
+
+/** The backend a multi-worker run would use, without starting it in this (the parent) process. */
+async function backendName(requested: "auto" | BackendName): Promise<BackendName> {
+  if (requested !== "auto") return requested;
+  const usable = (await probeBackends()).find((b) => b.usable);
+  return usable ? usable.name : "cpu";
+}
+
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const { runDir, config, hash, manifest: old } = openRun(o);
   const release = lockRun(runDir);
   try {
-    const backend = await initBackend(o.backend ?? config.engine.backend, { threads: config.engine.threads });
+    const requested = o.backend ?? config.engine.backend;
+    const spec: DevicesSpec = o.devices !== undefined ? parseDevicesSpec(o.devices) : config.train.devices;
+    const plan: DevicePlan | null = spec === 1 ? null : resolveDevices(spec, await backendName(requested));
+    const parallel = plan !== null && plan.workers.length > 1;
+    if (parallel && config.train.batch_size % plan.workers.length !== 0) {
+      throw new UsageError(`train.batch_size ${config.train.batch_size} does not split into ${plan.workers.length} equal shards (one per device); choose a multiple of ${plan.workers.length}`);
+    }
+    // the parent of a multi-worker run does no tensor work: it only needs to know the backend
+    const threads = plan && !parallel ? plan.workers[0].threads : config.engine.threads;
+    let backend: BackendReport = parallel
+      ? { name: await backendName(requested), package: "", version: "", threads: plan.workers[0].threads, skipped: [], warnings: [] } // filled in from rank 0's report
+      : await initBackend(requested, { threads });
     for (const w of backend.warnings) o.progress.warn(w);
     if (backend.name === "cpu") o.progress.warn("training on the pure-JS cpu backend is very slow; the wasm backend is ~100× faster");
 
-    const ds = openDataset(config.dataset, { cwd: o.cwd, progress: o.progress });
-    const R = config.model.resolution;
-    const all = await loadTrainingSet(ds, R);
-    // the split is part of the run: written once, reused on resume
-    const splitFile = path.join(runDir, SPLIT_FILE);
-    let split: Split;
-    if (fs.existsSync(splitFile)) split = JSON.parse(fs.readFileSync(splitFile, "utf8")) as Split;
-    else {
-      split = { train: o.trainRows ?? all.ids.map((_, i) => i), held_out: o.heldOutRows ?? [] };
-      writeJsonAtomic(splitFile, split);
-    }
-    const data = subset(all, split.train, R);
-    const heldOut: TrainingSet | undefined = split.held_out.length ? subset(all, split.held_out, R) : undefined;
-    if (config.train.batch_size > data.n * 64) throw new UsageError(`train.batch_size ${config.train.batch_size} is far larger than the ${data.n} training pairs`);
-
-    let tokenizer: Tokenizer | null = null;
-    const tokFile = path.join(runDir, TOKENIZER_FILE);
-    if (config.model.conditioning === "text") {
-      if (fs.existsSync(tokFile)) tokenizer = Tokenizer.fromJSON(JSON.parse(fs.readFileSync(tokFile, "utf8")), tokFile);
-      else {
-        tokenizer = Tokenizer.build(data.captions.flat());
-        writeJsonAtomic(tokFile, tokenizer.toJSON());
-      }
-    }
+    const prepared = await prepareTrainingData(runDir, config, { cwd: o.cwd, trainRows: o.trainRows, heldOutRows: o.heldOutRows, progress: o.progress });
+    const { ds, data, heldOut, tokenizer } = prepared;
 
     const manifest = old ?? newManifest("train", config.seed, hash, ds.hash);
-    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: ["cpu"], workers: 1 };
+    const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
+    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: workers.map((w) => (w.device === "cpu" ? "cpu" : `gpu:${w.device}`)), workers: workers.length };
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
     manifest.dataset_files = ds.manifest.files;
     manifest.status = "running";
     writeManifest(runDir, manifest);
-    const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
+    const onCheckpoint = (step: number): void => {
+      manifest.step = step;
+      recordCheckpoint(runDir, manifest, step);
+      hashOutputs(runDir, manifest);
+      writeManifest(runDir, manifest);
+    };
 
-    let result: LoopResult;
+    let result: { step: number; interrupted: boolean };
     try {
-      result = await trainLoop({
-        runDir,
-        config,
-        data,
-        heldOut,
-        tokenizer,
-        resumeFrom,
-        reducer: singleWorker,
-        progress: o.progress,
-        signal: o.signal,
-        stopAt: o.stopAt,
-        onCheckpoint: (step) => {
-          manifest.step = step;
-          recordCheckpoint(runDir, manifest, step);
-          hashOutputs(runDir, manifest);
-          writeManifest(runDir, manifest);
-        },
-      });
+      if (parallel) {
+        result = await runWorkers({
+          runDir,
+          cwd: o.cwd,
+          backend: backend.name,
+          workers: plan.workers,
+          resume: Boolean(o.resume),
+          stopAt: o.stopAt,
+          steps: config.train.steps,
+          progress: o.progress,
+          signal: o.signal,
+          onCheckpoint,
+          onBackend: (report) => {
+            backend = report;
+            Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version) });
+            writeManifest(runDir, manifest);
+          },
+        });
+      } else {
+        result = await trainLoop({
+          runDir,
+          config,
+          data,
+          heldOut,
+          tokenizer,
+          resumeFrom: o.resume ? latestCheckpoint(runDir) : null,
+          reducer: singleWorker,
+          progress: o.progress,
+          signal: o.signal,
+          stopAt: o.stopAt,
+          onCheckpoint,
+        });
+      }
     } catch (err) {
       manifest.status = "failed";
       hashOutputs(runDir, manifest);
@@ -168,7 +226,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     manifest.step = result.step;
     const done = !result.interrupted && result.step >= config.train.steps;
-    if (done && o.finish !== false) await finishRun(runDir, config, result, tokenizer, data, o.progress);
+    if (done && o.finish !== false) {
+      if (parallel) await initBackend(requested, { threads: config.engine.threads }); // the plots and grid run here, after the workers
+      await finishRun(runDir, config, latestWeights(runDir, true).params, tokenizer, data, o.progress);
+    }
     manifest.status = done ? "finished" : "interrupted";
     manifest.finished = new Date().toISOString();
     hashOutputs(runDir, manifest);
@@ -180,7 +241,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 }
 
 /** plots/loss.svg (+ .png) and samples/grid.png from the EMA weights. */
-async function finishRun(runDir: string, config: Config, result: LoopResult, tokenizer: Tokenizer | null, data: TrainingSet, progress: ProgressSink): Promise<void> {
+async function finishRun(runDir: string, config: Config, ema: ParamMap, tokenizer: Tokenizer | null, data: TrainingSet, progress: ProgressSink): Promise<void> {
   const metrics = readMetrics(runDir);
   const svg = lineChartSvg(
     [
@@ -195,7 +256,7 @@ async function finishRun(runDir: string, config: Config, result: LoopResult, tok
   } catch (err) {
     progress.warn(`could not render plots/loss.png (${(err as Error).message}); plots/loss.svg is written`);
   }
-  await writeSampleGrid(path.join(runDir, "samples", "grid.png"), config, result.ema, tokenizer, data);
+  await writeSampleGrid(path.join(runDir, "samples", "grid.png"), config, ema, tokenizer, data);
 }
 
 /**

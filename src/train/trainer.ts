@@ -52,6 +52,9 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** Stop after this step (for `verify --steps K`); defaults to train.steps. */
   stopAt?: number;
+  /** Every `digestEvery` steps and at the end, the parameters (same order on every worker) for a digest. */
+  digestEvery?: number;
+  onDigest?: (step: number, params: Float32Array[]) => void;
   /** Called after each checkpoint is written (rank 0): the manifest is refreshed there. */
   onCheckpoint?: (step: number) => void;
 }
@@ -245,6 +248,9 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
         log.append(rec);
       }
       o.progress.update(step, { loss });
+      if (o.onDigest && o.digestEvery && (step % o.digestEvery === 0 || step === stopAt || interrupted)) {
+        o.onDigest(step, names.map((n) => vars.get(n)!.dataSync() as Float32Array));
+      }
       if (step % cfg.checkpoint_every === 0 && step < stopAt) saveCheckpoint(lastLoss);
     }
     saveCheckpoint(lastLoss);

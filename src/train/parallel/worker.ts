@@ -11,7 +11,7 @@
  *     try { … ctx.send({ step, loss }); … return summary; } finally { group.close(); }
  *   });
  */
-import { RuntimeFailure } from "../../errors.js";
+import { DiffxError, RuntimeFailure } from "../../errors.js";
 import { PeerFailure } from "./link.js";
 import { ENV, type WorkerToParent } from "./protocol.js";
 
@@ -121,8 +121,9 @@ export function workerContext(): WorkerContext {
 }
 
 /**
- * Run a worker's main function: its return value goes to the parent as the result; an error is
- * reported to the parent and the process exits with code 1.
+ * Run a worker's main function: its return value (JSON-able) goes to the parent as the result;
+ * an error is reported to the parent (its message; the stack too, on stderr, unless it is a
+ * UsageError/RuntimeFailure) and the process exits with code 1.
  */
 export async function runWorker(main: (ctx: WorkerContext) => Promise<unknown>): Promise<void> {
   const ctx = workerContext();
@@ -130,6 +131,8 @@ export async function runWorker(main: (ctx: WorkerContext) => Promise<unknown>):
   try {
     result = await main(ctx);
   } catch (err) {
+    // a bug rather than a diffx error: keep its stack on stderr (the pool passes it to onOutput)
+    if (!(err instanceof DiffxError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     await ctx.fail(err);
     process.exit(1);
   }

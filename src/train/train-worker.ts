@@ -1,0 +1,59 @@
+/**
+ * Entry of one data-parallel training worker (a child process started by run-workers.ts).
+ * It starts its own backend with its share of the CPU (or the one GPU CUDA_VISIBLE_DEVICES
+ * shows it), reads the run folder the parent prepared, joins the all-reduce group and runs the
+ * same training loop as a single process, on its shard of every global batch. Rank 0 alone
+ * writes checkpoints and metrics.
+ */
+import * as path from "node:path";
+import { loadConfig } from "../config/load.js";
+import { initBackend, type BackendName } from "../engine/backend.js";
+import type { ProgressSink } from "../engine/progress.js";
+import { RUN_FILES } from "../runs/folder.js";
+import { latestCheckpoint } from "./checkpoint.js";
+import { AllReduce } from "./parallel/allreduce.js";
+import { paramsDigest } from "./parallel/digest.js";
+import { runWorker } from "./parallel/worker.js";
+import { prepareTrainingData } from "./run.js";
+import { trainLoop } from "./trainer.js";
+import type { WorkerArgs, WorkerMessage } from "./run-workers.js";
+
+void runWorker(async (ctx) => {
+  const args = JSON.parse(process.argv[2] ?? "{}") as WorkerArgs;
+  const send = (m: WorkerMessage): void => ctx.send(m);
+  const backend = await initBackend(args.backend as BackendName, { threads: ctx.threads });
+  if (ctx.rank === 0) send({ kind: "backend", report: backend });
+  const { config } = loadConfig(path.join(args.runDir, RUN_FILES.config));
+  // the parent verified the dataset and wrote split.json / tokenizer.json before starting us
+  const { data, heldOut, tokenizer } = await prepareTrainingData(args.runDir, config, { cwd: args.cwd, verify: false });
+  const group = await AllReduce.connect(ctx.rank, ctx.world, ctx.rendezvous, args.timeoutMs);
+  const progress: ProgressSink = {
+    start: () => {},
+    stop: () => {},
+    info: () => {},
+    warn: (message) => send({ kind: "warn", message }),
+    update: (done, fields) => {
+      if (ctx.rank === 0) send({ kind: "progress", step: done, loss: typeof fields?.loss === "number" ? fields.loss : null });
+    },
+  };
+  try {
+    const result = await trainLoop({
+      runDir: args.runDir,
+      config,
+      data,
+      heldOut,
+      tokenizer,
+      resumeFrom: args.resume ? latestCheckpoint(args.runDir) : null,
+      reducer: { rank: ctx.rank, world: ctx.world, average: (buf) => group.average(buf) },
+      progress,
+      signal: ctx.stopSignal(),
+      stopAt: args.stopAt,
+      digestEvery: args.digestEvery,
+      onDigest: (step, buffers) => send({ kind: "digest", step, digest: paramsDigest(buffers) }),
+      onCheckpoint: (step) => send({ kind: "checkpoint", step }),
+    });
+    return { step: result.step, interrupted: result.interrupted };
+  } finally {
+    group.close();
+  }
+});
