@@ -40,20 +40,21 @@ export { PeerFailure } from "./link.js";
 export type AllReduceAlgorithm = "ring" | "star" | "shm";
 
 /**
- * shm was the fastest for 2, 4 and 8 workers in bench/allreduce.ts on the 2-core development
- * machine (median ms per average(), machine under load, so ±30 %):
+ * shm was the fastest overall in bench/allreduce.ts on the 2-core development machine. Median
+ * ms per average() over three runs (the machine was shared, load 10–18, so the spread is wide):
  *
- *   floats        workers   ring    star    shm
- *   1,373,155        2       26      27      16
- *   1,373,155        4       37      34      23
- *   1,373,155        8      108     130      71
- *   49,124,483       2      726     491     415     (configs/art.yaml model)
- *   49,124,483       4     1080    1874     979
+ *   floats        workers   ring           star            shm
+ *   1,373,155        2      26 / 40 / 26   27 / 38 / 11    16 / 17 / 18
+ *   1,373,155        4      37 / 57 / 75   34 / 79 / 59    23 / 38 / 40
+ *   1,373,155        8     108 / 163      130 / 244        71 / 79
+ *   49,124,483       2     726 / 1232 / 651   491 / 561 / 854     415 / 618 / 537   (art.yaml)
+ *   49,124,483       4    1080 / 1971 / 1401  1874 / 3467 / 3494  979 / 1473 / 1116
  *
- * Socket transfers go through the kernel in ≈ 200 KB pieces (the socket buffer), each a syscall
- * and a wake-up of the other process; the shm files move each buffer in one read or write.
- * The star's rank 0 moves 2·(N−1) buffers and falls behind as N grows. ring stays as the
- * all-socket alternative.
+ * and it used the least CPU at the art size (4 workers, all ranks: shm 780–1050 ms, ring
+ * 950–1130, star 1140–1280). Socket transfers go through the kernel in ≈ 200 KB pieces (the
+ * socket buffer), each a syscall and a wake-up of the other process; the shm files move each
+ * buffer in one read or write. The star's rank 0 moves 2·(N−1) buffers and falls behind as N
+ * grows. ring stays as the all-socket alternative.
  */
 export const DEFAULT_ALGORITHM: AllReduceAlgorithm = "shm";
 
