@@ -26,7 +26,8 @@ void runWorker(async (ctx) => {
   const { config } = loadConfig(path.join(args.runDir, RUN_FILES.config));
   // the parent verified the dataset and wrote split.json / tokenizer.json before starting us
   const { data, heldOut, tokenizer } = await prepareTrainingData(args.runDir, config, { cwd: args.cwd, verify: false });
-  const group = await AllReduce.connect(ctx.rank, ctx.world, ctx.rendezvous, args.timeoutMs);
+  // twice the watchdog's timeout: the pool then names the hung worker, not a peer waiting for it
+  const group = await AllReduce.connect(ctx.rank, ctx.world, ctx.rendezvous, 2 * args.timeoutMs);
   const progress: ProgressSink = {
     start: () => {},
     stop: () => {},
