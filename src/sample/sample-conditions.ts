@@ -13,6 +13,7 @@ import { silentProgress, type ProgressSink } from "../engine/progress.js";
 import { UsageError } from "../errors.js";
 import { readManifest } from "../runs/manifest.js";
 import { RUN_FILES } from "../runs/folder.js";
+import { splitCaption, UNK_ID, type Tokenizer } from "../model/tokenizer.js";
 import { loadTrainingSet } from "../train/load-training-set.js";
 import type { Condition } from "./conditions.js";
 import { badOption, type RunInfo } from "./run-model.js";
@@ -83,6 +84,7 @@ export async function resolveConditions(info: RunInfo, args: ConditionArgs, opts
   }
   if (args.fromDataset) return fromDataset(info, args.n, opts);
   if (model.conditioning === "text") {
+    if (info.tokenizer) for (const w of promptWarnings(args.prompts, info.tokenizer, model.max_tokens)) opts.progress?.warn(w);
     const n = args.n ?? args.prompts.length;
     const prompts = cycle(args.prompts, n);
     return { n, conditions: prompts.map((prompt) => ({ prompt })), labels: prompts.map((prompt) => ({ prompt })), source: "prompts" };
@@ -100,6 +102,20 @@ export async function resolveConditions(info: RunInfo, args: ConditionArgs, opts
     labels: files.map((sketch) => ({ sketch })),
     source: "sketches",
   };
+}
+
+/** Words the run's tokenizer does not know (read as <unk>) and prompts longer than the model reads. */
+export function promptWarnings(prompts: readonly string[], tokenizer: Tokenizer, maxTokens: number): string[] {
+  const out: string[] = [];
+  const unknown = new Set<string>();
+  for (const p of new Set(prompts)) {
+    const words = splitCaption(p);
+    for (const w of words) if (tokenizer.id(w) === UNK_ID) unknown.add(w);
+    // encode() puts <bos> first, so maxTokens − 1 words fit
+    if (words.length > maxTokens - 1) out.push(`prompt ${JSON.stringify(p)} has ${words.length} tokens; the model reads only the first ${maxTokens - 1} (model.max_tokens ${maxTokens} includes <bos>)`);
+  }
+  if (unknown.size) out.push(`not in the run's vocabulary of ${tokenizer.size} tokens (read as <unk>): ${[...unknown].map((w) => JSON.stringify(w)).join(", ")}`);
+  return out;
 }
 
 async function fromDataset(info: RunInfo, nArg: number | undefined, opts: { cwd?: string; progress?: ProgressSink }): Promise<ResolvedConditions> {

@@ -208,7 +208,11 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
   } catch (err) {
     progress.stop();
     session.dispose();
-    finish(outDir, manifest, records, images, "failed");
+    try {
+      finish(outDir, manifest, records, images, "failed");
+    } catch {
+      // the original error is the one to report (e.g. a full disk fails both)
+    }
     throw err;
   }
   progress.stop();

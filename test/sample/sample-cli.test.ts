@@ -13,7 +13,8 @@ import { readPng } from "../../src/engine/image.js";
 import { sha256File } from "../../src/engine/hash.js";
 import { UsageError } from "../../src/errors.js";
 import { openRun } from "../../src/sample/run-model.js";
-import { DEFAULT_UNCONDITIONAL_N, resolveConditions } from "../../src/sample/sample-conditions.js";
+import { DEFAULT_UNCONDITIONAL_N, promptWarnings, resolveConditions } from "../../src/sample/sample-conditions.js";
+import type { Tokenizer } from "../../src/model/tokenizer.js";
 import { sampleRun, type SampleRunOptions } from "../../src/sample/sample-run.js";
 import { BIN, ROOT, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 
@@ -156,8 +157,16 @@ test("conditions through the library: default N is one per pair / prompt / sketc
   // the same pixels as the dataset path gives for pair 0001
   assert.deepEqual(fromFile.conditions[0]?.sketch, fromPairs.conditions[1]?.sketch);
   assert.equal(fromFile.conditions[0]?.sketch?.length, 8 * 8);
-  const text = await resolveConditions(openRun(TEXT), { prompts: ["a", "b"], sketches: [], fromDataset: false });
-  assert.deepEqual(text.labels, [{ prompt: "a" }, { prompt: "b" }]);
+  const textRun = openRun(TEXT);
+  const warnings: string[] = [];
+  const progress = { start() {}, update() {}, stop() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const text = await resolveConditions(textRun, { prompts: ["a", "qqzzx"], sketches: [], fromDataset: false }, { progress });
+  assert.deepEqual(text.labels, [{ prompt: "a" }, { prompt: "qqzzx" }]);
+  assert.ok(warnings.some((w) => w.includes('"qqzzx"')), warnings.join("; "));
+  const known = textRun.tokenizer?.vocab[3] as string;
+  assert.deepEqual(promptWarnings([known], textRun.tokenizer as Tokenizer, 12), []);
+  assert.deepEqual(promptWarnings([`${known} qqzzx`], textRun.tokenizer as Tokenizer, 12), [`not in the run's vocabulary of ${textRun.tokenizer?.size} tokens (read as <unk>): "qqzzx"`]);
+  assert.match(promptWarnings([Array(12).fill(known).join(" ")], textRun.tokenizer as Tokenizer, 12)[0] ?? "", /has 12 tokens; the model reads only the first 11/);
   const none = await resolveConditions(openRun(UNCOND), { prompts: [], sketches: [], fromDataset: false });
   assert.equal(none.n, DEFAULT_UNCONDITIONAL_N);
 });
