@@ -1,0 +1,485 @@
+/**
+ * `npm run bench`: diffx's speed on this machine, side by side with PyTorch where there is a
+ * reference. Never part of `npm test`; nothing here asserts a speed.
+ *
+ *  1. The bench network (configs/bench.yaml = bench/reference/torch_unet.py, 1,373,155 params,
+ *     0.496 GFLOP per image forward), batch 16: forward and training step on tfjs-wasm and on
+ *     PyTorch, in interleaved rounds (A, B, A, B …) so that load changes on this shared machine
+ *     hit both. PyTorch runs twice — OpenMP's default wait policy and OMP_WAIT_POLICY=PASSIVE —
+ *     because on an oversubscribed machine spinning OpenMP threads slow torch down several-fold;
+ *     "torch" is the faster of the two per measurement.
+ *  2. The same network on the pure-JS `cpu` backend (≈ 25 s forward, ≈ 60 s per step: 1 warm-up
+ *     + 2 timed forwards and ONE training step).
+ *  3. The configs/art.yaml model (64×64, text-conditioned), training step at batch 16 on wasm.
+ *  4. Sampling images/s, 25 DDIM steps at 32×32, batch 16: diffx's engines through
+ *     bench/sampling.ts (when present) and PyTorch, torch rounds before and after.
+ *  5. All-reduce time for 2 and 4 workers at the bench and art.yaml gradient sizes through
+ *     bench/allreduce.ts (when present).
+ * Then prints a table and writes bench/results.json (see bench/README.md for every field).
+ *
+ *   npm run bench [-- --rounds 3 --reps 5 --art-reps 3 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
+ *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce
+ *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+import { writeJsonAtomic } from "../src/engine/atomic.js";
+import { BENCH_NET_GFLOP_PER_IMAGE, BenchWorker, ROOT, TRAIN_STEP_FLOP_FACTOR, median, startDiffxWorker } from "./train-step.js";
+
+const PYTHON = "/usr/bin/python3";
+const TORCH_SCRIPT = path.join(ROOT, "bench", "reference", "torch_unet.py");
+const BENCH_CONFIG = path.join(ROOT, "configs", "bench.yaml");
+const ART_CONFIG = path.join(ROOT, "configs", "art.yaml");
+const BATCH = 16;
+const TORCH_THREADS = 2;
+const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce"] as const;
+type Section = (typeof SECTIONS)[number];
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
+}
+
+function intArg(name: string, fallback: number): number {
+  const v = Number(argValue(name) ?? fallback);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}
+
+const opts = {
+  rounds: intArg("rounds", 3),
+  reps: intArg("reps", 5),
+  cpuForwardReps: intArg("cpu-forward-reps", 2),
+  artReps: intArg("art-reps", 3),
+  sampleReps: intArg("sample-reps", 6),
+  diffxSampleReps: intArg("diffx-sample-reps", 3),
+  /** wasm thread counts to time the bench network with ("auto" = the backend's default). */
+  wasmThreads: (argValue("wasm-threads") ?? "auto").split(",").filter((t) => t === "auto" || Number(t) >= 1),
+  allreduceRepeats: intArg("allreduce-repeats", 10),
+  allreduceAlgorithms: argValue("allreduce-algorithms"),
+  out: path.resolve(argValue("out") ?? path.join(ROOT, "bench", "results.json")),
+  skip: new Set((argValue("skip") ?? "").split(",").filter((s) => s !== "")),
+};
+for (const s of opts.skip) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--skip: unknown section "${s}" (use ${SECTIONS.join(", ")})`);
+const wanted = (s: Section): boolean => !opts.skip.has(s);
+
+const notes: string[] = [];
+/** Every worker process started, so that an error does not leave one running. */
+const workers = new Set<BenchWorker>();
+function track(w: BenchWorker): BenchWorker {
+  workers.add(w);
+  return w;
+}
+function log(line: string): void {
+  console.log(line);
+}
+function note(line: string): void {
+  notes.push(line);
+  console.log(`note: ${line}`);
+}
+
+/** Times of one engine and one measurement, over all rounds. */
+interface Series {
+  ms: number[];
+  /** Median of each round (the spread between rounds shows load changes). */
+  roundMedians: number[];
+}
+
+function newSeries(): Series {
+  return { ms: [], roundMedians: [] };
+}
+
+function addRound(s: Series, ms: number[]): void {
+  s.ms.push(...ms);
+  if (ms.length > 0) s.roundMedians.push(median(ms));
+}
+
+function summary(s: Series | undefined): { median_ms: number; min_ms: number; max_ms: number; n: number; round_medians_ms: number[]; ms: number[] } | null {
+  if (!s || s.ms.length === 0) return null;
+  return { median_ms: median(s.ms), min_ms: Math.min(...s.ms), max_ms: Math.max(...s.ms), n: s.ms.length, round_medians_ms: s.roundMedians, ms: s.ms };
+}
+
+const fmt = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined ? "–" : v.toFixed(digits));
+const loadAvg = (): number[] => os.loadavg().map((v) => Math.round(v * 100) / 100);
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch
+
+interface TorchCheck {
+  ok: boolean;
+  version?: string;
+  reason?: string;
+}
+
+function checkTorch(): TorchCheck {
+  const r = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (r.error) return { ok: false, reason: `${PYTHON} cannot be run (${r.error.message})` };
+  if (r.status !== 0) return { ok: false, reason: `${PYTHON} cannot import torch (${(r.stderr || "").trim().split("\n").pop() ?? ""})` };
+  return { ok: true, version: r.stdout.trim() };
+}
+
+interface TorchVariant {
+  name: string;
+  worker: BenchWorker;
+  info: Record<string, unknown>;
+  forward: Series;
+  train: Series;
+  sample: Series;
+}
+
+async function startTorch(name: string, env: NodeJS.ProcessEnv): Promise<TorchVariant> {
+  const worker = track(new BenchWorker(name, PYTHON, [TORCH_SCRIPT, "--serve", "--threads", String(TORCH_THREADS), "--batch", String(BATCH)], env, log));
+  const info = await worker.ready;
+  return { name, worker, info, forward: newSeries(), train: newSeries(), sample: newSeries() };
+}
+
+/** The faster torch variant's series for one measurement (by median). */
+function bestTorch(variants: TorchVariant[], pick: (v: TorchVariant) => Series): { name: string; series: Series } | null {
+  let best: { name: string; series: Series } | null = null;
+  for (const v of variants) {
+    const s = pick(v);
+    if (s.ms.length === 0) continue;
+    if (!best || median(s.ms) < median(best.series.ms)) best = { name: v.name, series: s };
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optional benches owned elsewhere (imported when the file exists)
+
+async function importIfPresent(file: string): Promise<Record<string, unknown> | null> {
+  if (!fs.existsSync(file)) return null;
+  const mod: unknown = await import(pathToFileURL(file).href);
+  return typeof mod === "object" && mod !== null ? (mod as Record<string, unknown>) : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  const machine = {
+    cores: cpus.length,
+    available_parallelism: os.availableParallelism(),
+    cpu_model: cpus[0]?.model.trim() ?? "unknown",
+    memory_gb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+  const date = new Date().toISOString();
+  const loadStart = loadAvg();
+  log(`diffx bench · ${date} · ${machine.cores} cores (${machine.cpu_model}) · load average ${loadStart.join(" ")}`);
+  if (loadStart[0] > machine.cores) note(`the machine was loaded at the start (1-min load ${loadStart[0]} on ${machine.cores} cores): all times are inflated, compare ratios rather than absolute ms`);
+
+  const diffx: Record<string, { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string }> = {};
+  let torchVariants: TorchVariant[] = [];
+  const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
+  if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
+
+  try {
+    // ---- 1. bench network: wasm vs torch, interleaved rounds
+    if (torch.ok) {
+      const defaultPolicy = process.env.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}` : "OpenMP default wait";
+      torchVariants = [await startTorch(`torch (${defaultPolicy})`, process.env)];
+      if ((process.env.OMP_WAIT_POLICY ?? "").toUpperCase() !== "PASSIVE") torchVariants.push(await startTorch("torch (OMP_WAIT_POLICY=PASSIVE)", { ...process.env, OMP_WAIT_POLICY: "PASSIVE" }));
+      const info = torchVariants[0].info;
+      log(`PyTorch ${String(info.torch)}, ${String(info.threads)} threads, BLAS ${JSON.stringify(info.blas)}, matmul ${fmt(Number(info.matmul_gflop_per_s), 1)} GFLOP/s, ${String(info.params)} params, ${fmt(Number(info.forward_gflop_per_image), 4)} GFLOP/image`);
+      const gf = Number(info.matmul_gflop_per_s);
+      if (gf < 10) note(`torch's 1024² matmul ran at ${gf.toFixed(1)} GFLOP/s: probably Debian's reference BLAS (see bench/README.md, "BLAS"), which makes the comparison meaningless`);
+    }
+    type Runner = { label: string; forward: (r: number) => Promise<void>; train: (r: number) => Promise<void> };
+    const runners: Runner[] = [];
+    const wasmWorkers: BenchWorker[] = [];
+    for (const threads of wanted("wasm") ? opts.wasmThreads : []) {
+      const key = threads === "auto" ? "wasm" : `wasm-${threads}t`;
+      const w = track(startDiffxWorker({ configFile: BENCH_CONFIG, backend: "wasm", threads: threads === "auto" ? "auto" : Number(threads), batch: BATCH, log }));
+      let info: Record<string, unknown>;
+      try {
+        info = await w.ready;
+      } catch (err) {
+        diffx[key] = { info: null, forward: newSeries(), train: newSeries(), error: String(err) };
+        note(`diffx ${key} could not start: ${String(err)}`);
+        continue;
+      }
+      const d = { info, forward: newSeries(), train: newSeries() };
+      diffx[key] = d;
+      wasmWorkers.push(w);
+      log(`diffx ${key}: ${String(info.params)} params, threads ${String(info.threads)}, simd ${String(info.simd)}, kernels ${JSON.stringify(info.kernels)}`);
+      runners.push({
+        label: `diffx ${key}`,
+        forward: async (r) => addRound(d.forward, await w.run({ cmd: "forward", reps: opts.reps, warmup: r === 0 ? 1 : 0 })),
+        train: async (r) => addRound(d.train, await w.run({ cmd: "train", reps: opts.reps, warmup: r === 0 ? 2 : 0, total: opts.reps * opts.rounds })),
+      });
+    }
+    for (const v of torchVariants) {
+      runners.push({
+        label: v.name,
+        forward: async (r) => addRound(v.forward, await v.worker.run({ cmd: "forward", reps: opts.reps, warmup: r === 0 ? 2 : 0 })),
+        train: async (r) => addRound(v.train, await v.worker.run({ cmd: "train", reps: opts.reps, warmup: r === 0 ? 2 : 0 })),
+      });
+    }
+    if (runners.length > 0) {
+      log(`\nbench network, batch ${BATCH}: ${opts.rounds} interleaved rounds of ${opts.reps} forwards and ${opts.reps} training steps per engine`);
+      for (let r = 0; r < opts.rounds; r++) {
+        const order = r % 2 === 0 ? runners : [...runners].reverse();
+        for (const what of ["forward", "train"] as const) {
+          for (const run of order) {
+            const t0 = Date.now();
+            await run[what](r);
+            log(`  round ${r + 1}/${opts.rounds} ${what.padEnd(7)} ${run.label.padEnd(34)} done in ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadAvg()[0]})`);
+          }
+        }
+      }
+    }
+    for (const w of wasmWorkers) await w.close();
+
+    // ---- 2. bench network on the cpu backend
+    if (wanted("cpu")) {
+      log(`\nbench network on the pure-JS cpu backend: 1 warm-up + ${opts.cpuForwardReps} timed forwards, ONE training step (no warm-up step)`);
+      const cpu = track(startDiffxWorker({ configFile: BENCH_CONFIG, backend: "cpu", batch: BATCH, log }));
+      const d = { info: null as Record<string, unknown> | null, forward: newSeries(), train: newSeries(), error: undefined as string | undefined };
+      diffx.cpu = d;
+      try {
+        d.info = await cpu.ready;
+        addRound(d.forward, await cpu.run({ cmd: "forward", reps: opts.cpuForwardReps, warmup: 1 }));
+        log(`  cpu forward: ${d.forward.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
+        addRound(d.train, await cpu.run({ cmd: "train", reps: 1, warmup: 0 }));
+        log(`  cpu training step: ${d.train.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
+        note("cpu backend: forward is the median of 2 passes after 1 warm-up; the training step is a single step (the loop's first), not a median");
+      } catch (err) {
+        d.error = String(err);
+        note(`diffx cpu failed: ${String(err)}`);
+      } finally {
+        await cpu.close().catch(() => cpu.kill());
+      }
+    }
+
+    // ---- 3. configs/art.yaml model, training step on wasm
+    let art: { info: Record<string, unknown> | null; train: Series; warmup: number; error?: string } | null = null;
+    if (wanted("art")) {
+      log(`\nconfigs/art.yaml model at batch ${BATCH} on wasm: 1 warm-up step, ${opts.artReps} timed steps`);
+      const w = track(startDiffxWorker({ configFile: ART_CONFIG, backend: "wasm", batch: BATCH, withForward: false, log }));
+      art = { info: null, train: newSeries(), warmup: 1 };
+      try {
+        art.info = await w.ready;
+        log(`  ${String(art.info.params)} params (text vocabulary of the synthetic captions: 256 tokens)`);
+        addRound(art.train, await w.run({ cmd: "train", reps: opts.artReps, warmup: 1 }));
+        log(`  art training step: ${art.train.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
+      } catch (err) {
+        art.error = String(err);
+        note(`art.yaml model on wasm failed: ${String(err)}`);
+      } finally {
+        await w.close().catch(() => w.kill());
+      }
+    }
+
+    // ---- 4. sampling
+    const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
+    if (wanted("sampling")) {
+      log(`\nsampling: 25 DDIM steps, 32×32, batch ${BATCH}`);
+      const half = Math.max(1, Math.ceil(opts.sampleReps / 2));
+      const torchSampleRound = async (): Promise<void> => {
+        for (const v of torchVariants) {
+          const t0 = Date.now();
+          addRound(v.sample, await v.worker.run({ cmd: "sample", reps: half, warmup: 0 }));
+          log(`  ${v.name} sampling ×${half} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        }
+      };
+      await torchSampleRound();
+      const mod = await importIfPresent(path.join(ROOT, "bench", "sampling.ts"));
+      if (mod && typeof mod.benchSampling === "function") {
+        try {
+          const result: unknown = await (mod.benchSampling as (o: Record<string, unknown>) => Promise<unknown>)({ batch: BATCH, steps: 25, resolution: 32, reps: opts.diffxSampleReps, log: (l: string) => log(`  diffx ${l.trim()}`) });
+          for (const [engine, v] of Object.entries(samplingRates(result))) sampling[engine] = v;
+        } catch (err) {
+          note(`bench/sampling.ts benchSampling failed: ${String(err)}`);
+        }
+      } else note("bench/sampling.ts (benchSampling) is not there yet: diffx sampling (tfjs, onnx) not measured");
+      await torchSampleRound();
+      const best = bestTorch(torchVariants, (v) => v.sample);
+      if (best) sampling.torch = { images_per_s: BATCH / (median(best.series.ms) / 1000), detail: { variant: best.name } };
+    }
+
+    // ---- 5. all-reduce
+    let allreduce: unknown = null;
+    if (wanted("allreduce")) {
+      const mod = await importIfPresent(path.join(ROOT, "bench", "allreduce.ts"));
+      if (mod && typeof mod.benchAllReduce === "function" && typeof mod.configGradientFloats === "function") {
+        const benchFloats = typeof mod.BENCH_NET_FLOATS === "number" ? mod.BENCH_NET_FLOATS : 1_373_155;
+        const artFloats = (mod.configGradientFloats as (f: string, v?: number) => number)(ART_CONFIG, 256);
+        const algorithms = opts.allreduceAlgorithms ? opts.allreduceAlgorithms.split(",") : [await defaultAlgorithm()];
+        log(`\nall-reduce: ${algorithms.join(", ")}; ${benchFloats} (bench) and ${artFloats} (art.yaml) floats; 2 and 4 workers; median of ${opts.allreduceRepeats}`);
+        try {
+          const rows: unknown = await (mod.benchAllReduce as (s: number[], w: number[], o: Record<string, unknown>) => Promise<unknown>)([benchFloats, artFloats], [2, 4], { algorithms, repeats: opts.allreduceRepeats });
+          allreduce = { bench_floats: benchFloats, art_floats: artFloats, rows };
+        } catch (err) {
+          note(`bench/allreduce.ts benchAllReduce failed: ${String(err)}`);
+        }
+      } else note("bench/allreduce.ts (benchAllReduce) is not there: all-reduce not measured");
+    }
+
+    // ---- results
+    const loadEnd = loadAvg();
+    const results = buildResults({ date, machine, loadStart, loadEnd, diffx, torchVariants, torchVersion: torch.version ?? null, art, sampling, allreduce });
+    writeJsonAtomic(opts.out, results);
+    printTable(results);
+    log(`\nwrote ${path.relative(process.cwd(), opts.out)}`);
+  } finally {
+    for (const w of workers) await w.close().catch(() => w.kill());
+  }
+}
+
+async function defaultAlgorithm(): Promise<string> {
+  const mod = await importIfPresent(path.join(ROOT, "src", "train", "parallel", "allreduce.ts"));
+  return mod && typeof mod.DEFAULT_ALGORITHM === "string" ? mod.DEFAULT_ALGORITHM : "ring";
+}
+
+/** `{engine: images/s}` from whatever benchSampling returns: an object keyed by engine, or rows with engine + images/s. */
+function samplingRates(result: unknown): Record<string, { images_per_s: number; detail?: unknown }> {
+  const out: Record<string, { images_per_s: number; detail?: unknown }> = {};
+  const rateOf = (v: unknown): number | null => {
+    if (typeof v === "number") return v;
+    if (typeof v !== "object" || v === null) return null;
+    const r = v as Record<string, unknown>;
+    for (const k of ["imagesPerS", "images_per_s", "imagesPerSecond"]) if (typeof r[k] === "number") return r[k];
+    return null;
+  };
+  const rows = Array.isArray(result) ? result : typeof result === "object" && result !== null ? Object.entries(result).map(([engine, v]) => ({ engine, ...(typeof v === "object" && v !== null ? v : { imagesPerS: v }) })) : [];
+  for (const row of rows) {
+    if (typeof row !== "object" || row === null) continue;
+    const engine = (row as Record<string, unknown>).engine;
+    const rate = rateOf(row);
+    // "tfjs-wasm" → "tfjs", "onnx-cpu" → "onnx": results.json is keyed by engine; the full name stays in the detail
+    if (typeof engine === "string" && rate !== null) out[engine.split("-")[0]] = { images_per_s: rate, detail: row };
+  }
+  if (Object.keys(out).length === 0) note(`bench/sampling.ts returned a shape run.ts does not read: ${JSON.stringify(result).slice(0, 300)}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface BuildInput {
+  date: string;
+  machine: Record<string, unknown>;
+  loadStart: number[];
+  loadEnd: number[];
+  diffx: Record<string, { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string }>;
+  torchVariants: TorchVariant[];
+  torchVersion: string | null;
+  art: { info: Record<string, unknown> | null; train: Series; warmup: number; error?: string } | null;
+  sampling: Record<string, { images_per_s: number; detail?: unknown }>;
+  allreduce: unknown;
+}
+
+type Results = ReturnType<typeof buildResults>;
+
+function buildResults(b: BuildInput) {
+  const fwdGflop = BENCH_NET_GFLOP_PER_IMAGE * BATCH;
+  const stepGflop = fwdGflop * TRAIN_STEP_FLOP_FACTOR;
+  const forward_ms: Record<string, number> = {};
+  const train_step_ms: Record<string, number> = {};
+  for (const [backend, d] of Object.entries(b.diffx)) {
+    if (d.forward.ms.length) forward_ms[backend] = median(d.forward.ms);
+    if (d.train.ms.length) train_step_ms[backend] = median(d.train.ms);
+  }
+  const torchFwd = bestTorch(b.torchVariants, (v) => v.forward);
+  const torchTrain = bestTorch(b.torchVariants, (v) => v.train);
+  if (torchFwd) forward_ms.torch = median(torchFwd.series.ms);
+  if (torchTrain) train_step_ms.torch = median(torchTrain.series.ms);
+  const ratio = (table: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.entries(table).filter(([k]) => k !== "torch" && table.torch !== undefined).map(([k, v]) => [k, v / table.torch]));
+  const gflops = (table: Record<string, number>, gflop: number): Record<string, number> => Object.fromEntries(Object.entries(table).map(([k, v]) => [k, gflop / (v / 1000)]));
+  const sample_images_per_s: Record<string, number> = Object.fromEntries(Object.entries(b.sampling).map(([k, v]) => [k, v.images_per_s]));
+  const allreduce_ms = allreduceTable(b.allreduce);
+  return {
+    format: "diffx-bench/1",
+    date: b.date,
+    machine: b.machine,
+    load_average: { start: b.loadStart, end: b.loadEnd, note: "1, 5 and 15 minute load averages (os.loadavg)" },
+    network: { config: "configs/bench.yaml", reference: "bench/reference/torch_unet.py", params: 1_373_155, gflop_per_image_forward: BENCH_NET_GFLOP_PER_IMAGE, train_step_flop_factor: TRAIN_STEP_FLOP_FACTOR, batch: BATCH },
+    forward_ms,
+    train_step_ms,
+    ratio_to_torch: { forward: ratio(forward_ms), train_step: ratio(train_step_ms) },
+    gflop_per_s: { forward: gflops(forward_ms, fwdGflop), train_step: gflops(train_step_ms, stepGflop) },
+    art_train_step_ms: b.art && b.art.train.ms.length ? { wasm: median(b.art.train.ms) } : {},
+    sample_images_per_s,
+    allreduce_ms,
+    notes,
+    details: {
+      diffx: Object.fromEntries(Object.entries(b.diffx).map(([k, d]) => [k, { info: d.info, forward: summary(d.forward), train_step: summary(d.train), error: d.error }])),
+      torch: {
+        version: b.torchVersion,
+        threads: TORCH_THREADS,
+        chosen: { forward: torchFwd?.name ?? null, train_step: torchTrain?.name ?? null },
+        variants: b.torchVariants.map((v) => ({ name: v.name, info: v.info, forward: summary(v.forward), train_step: summary(v.train), sample: summary(v.sample) })),
+      },
+      art: b.art ? { info: b.art.info, warmup_steps: b.art.warmup, train_step: summary(b.art.train), error: b.art.error } : null,
+      sampling: b.sampling,
+      allreduce: b.allreduce,
+    },
+  };
+}
+
+/** `{bench: {"2": ms, "4": ms}, art: {…}, algorithm}` from bench/allreduce.ts rows (first algorithm listed per size). */
+function allreduceTable(allreduce: unknown): Record<string, unknown> {
+  if (typeof allreduce !== "object" || allreduce === null) return {};
+  const a = allreduce as { bench_floats?: unknown; art_floats?: unknown; rows?: unknown };
+  if (!Array.isArray(a.rows)) return {};
+  const out: Record<string, Record<string, Record<string, number>>> = {};
+  for (const row of a.rows) {
+    if (typeof row !== "object" || row === null) continue;
+    const r = row as Record<string, unknown>;
+    if (typeof r.floats !== "number" || typeof r.workers !== "number" || typeof r.medianMs !== "number" || typeof r.algorithm !== "string") continue;
+    const size = r.floats === a.bench_floats ? "bench" : r.floats === a.art_floats ? "art" : String(r.floats);
+    ((out[r.algorithm] ??= {})[size] ??= {})[String(r.workers)] = r.medianMs;
+  }
+  return { ...out, floats: { bench: a.bench_floats, art: a.art_floats } };
+}
+
+function printTable(r: Results): void {
+  const fwdGflop = BENCH_NET_GFLOP_PER_IMAGE * BATCH;
+  const d = r.details;
+  const line = (label: string, f: ReturnType<typeof summary>, t: ReturnType<typeof summary>, fr: number | undefined, tr: number | undefined): string => {
+    const cell = (s: ReturnType<typeof summary>, gflop: number, ratioV: number | undefined): string =>
+      s ? `${fmt(s.median_ms).padStart(7)} (${fmt(s.min_ms)}–${fmt(s.max_ms)}, n ${s.n})`.padEnd(30) + `${fmt(gflop / (s.median_ms / 1000), 1).padStart(6)} ${ratioV === undefined ? "    –" : `${ratioV.toFixed(2)}×`.padStart(7)}` : `${"–".padStart(7)}`.padEnd(30) + "     –       –";
+    return `${label.padEnd(36)}${cell(f, fwdGflop, fr)}   ${cell(t, fwdGflop * TRAIN_STEP_FLOP_FACTOR, tr)}`;
+  };
+  log(`\n=== diffx bench, ${r.date}, ${String(r.machine.cores)} cores (${String(r.machine.cpu_model)}), load average ${r.load_average.start.join(" ")} → ${r.load_average.end.join(" ")}`);
+  log(`bench network (configs/bench.yaml = bench/reference/torch_unet.py): 1,373,155 params, ${BENCH_NET_GFLOP_PER_IMAGE} GFLOP/image forward, batch ${BATCH}; step ≈ ${TRAIN_STEP_FLOP_FACTOR}× forward`);
+  log(`${"".padEnd(36)}${"forward ms (min–max, n)".padEnd(30)}GFLOP/s ÷torch   ${"train step ms (min–max, n)".padEnd(30)}GFLOP/s ÷torch`);
+  for (const v of d.torch.variants) log(line(v.name, v.forward, v.train_step, undefined, undefined));
+  for (const [backend, x] of Object.entries(d.diffx)) {
+    const threads = x.info ? ` (${String(x.info.threads)} thr)` : "";
+    log(line(`diffx ${backend}${threads}`, x.forward, x.train_step, r.ratio_to_torch.forward[backend], r.ratio_to_torch.train_step[backend]));
+  }
+  if (d.torch.variants.length) log(`÷torch = diffx median / the faster torch variant's median (forward: ${d.torch.chosen.forward ?? "–"}; step: ${d.torch.chosen.train_step ?? "–"})`);
+  if (d.art) {
+    const s = d.art.train_step;
+    log(`\nconfigs/art.yaml model (${String(d.art.info?.params ?? "?")} params, 64×64, text), batch ${BATCH}, wasm: ${s ? `${fmt(s.median_ms)} ms per training step (min ${fmt(s.min_ms)}, max ${fmt(s.max_ms)}, n ${s.n} after ${d.art.warmup_steps} warm-up)` : `not measured (${d.art.error ?? "?"})`}`);
+  }
+  if (Object.keys(r.sample_images_per_s).length) {
+    log(`\nsampling, 25 DDIM steps, 32×32, batch ${BATCH}        images/s   ×torch`);
+    const torchRate = r.sample_images_per_s.torch;
+    for (const [engine, rate] of Object.entries(r.sample_images_per_s)) {
+      log(`  ${engine.padEnd(46)}${rate.toFixed(2).padStart(8)}   ${torchRate && engine !== "torch" ? `${(rate / torchRate).toFixed(2)}×` : ""}`);
+    }
+  }
+  const ar = r.allreduce_ms;
+  const algos = Object.keys(ar).filter((k) => k !== "floats");
+  if (algos.length) {
+    const floats = ar.floats as { bench?: number; art?: number };
+    log(`\nall-reduce, median ms per call            2 workers   4 workers`);
+    for (const algo of algos) {
+      const bySize = ar[algo] as Record<string, Record<string, number>>;
+      for (const [size, byWorkers] of Object.entries(bySize)) {
+        const n = size === "bench" ? floats.bench : size === "art" ? floats.art : Number(size);
+        log(`  ${`${algo}, ${size} (${String(n)} floats)`.padEnd(40)}${fmt(byWorkers["2"], 1).padStart(9)}   ${fmt(byWorkers["4"], 1).padStart(9)}`);
+      }
+    }
+  }
+  if (r.notes.length) log(`\nnotes:\n${r.notes.map((n) => `- ${n}`).join("\n")}`);
+}
+
+await main();
