@@ -68,7 +68,13 @@ const PARITY_SHAPES: { x: [number, number, number, number]; f: [number, number, 
   { x: [4, 16, 16, 16], f: [3, 3, 16, 32], stride: 2, pad: "same" },
   { x: [3, 15, 13, 8], f: [3, 3, 8, 8], stride: 2, pad: [1, 1, 1, 1] },
   { x: [4, 8, 8, 32], f: [1, 1, 32, 16], stride: 1, pad: "valid" },
+  { x: [3, 8, 8, 8], f: [1, 1, 8, 24], stride: 1, pad: "same" },
   { x: [2, 12, 12, 8], f: [3, 3, 8, 4], stride: 2, pad: "valid" },
+  // Less common geometry the general code paths must still get right.
+  { x: [2, 11, 10, 4], f: [3, 3, 4, 5], stride: 3, pad: "same" },
+  { x: [2, 9, 9, 3], f: [2, 2, 3, 4], stride: 2, pad: "valid" },
+  { x: [1, 7, 6, 2], f: [5, 5, 2, 3], stride: 2, pad: [4, 0, 1, 3] },
+  { x: [2, 5, 5, 3], f: [3, 3, 3, 2], stride: 1, pad: [3, 0, 0, 3] },
 ];
 
 function seeded(n: number, seed: number): Float32Array {

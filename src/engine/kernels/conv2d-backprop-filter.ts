@@ -11,7 +11,8 @@
  * stride-1 convolution of xᵀ with dyᵀ dilated by s, with padTop/padLeft zeros in front:
  *     conv(xᵀ, dyᵀ)[c, i, j, o] = Σ_{p,q,n} xᵀ[c, i + p·s − padTop, j + q·s − padLeft, n] · dyᵀ[p, q, n, o].
  * So: transpose, one Conv2D with dilation = stride, crop to the filter size, transpose back.
- * A 1×1, stride-1, unpadded conv is a plain matrix product: dw = xᵀ · dy over all pixels.
+ * A 1×1, stride-1, unpadded conv is a plain matrix product over all pixels: dw = xᵀ · dy (or
+ * (dyᵀ · x)ᵀ when dy has fewer channels, so the smaller operand is the one transposed).
  */
 import * as tf from "@tensorflow/tfjs";
 import { convGeometry, type ConvGeometry } from "./conv-geometry.js";
@@ -31,12 +32,19 @@ function isPointwise(g: ConvGeometry): boolean {
 }
 
 function pointwiseFilterGrad(s: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  // The contraction runs over pixels, the leading axis of both operands, and the backends' fast
+  // matrix product wants it as the inner axis of the first: transpose the smaller operand.
   const pixels = g.batch * g.outHeight * g.outWidth;
   const x2 = s.run("Reshape", { x }, { shape: [pixels, g.inChannels] });
-  const xt = s.run("Transpose", { x: x2 }, { perm: [1, 0] });
-  const a = s.run("Reshape", { x: xt }, { shape: [1, g.inChannels, pixels] });
-  const b = s.run("Reshape", { x: dy }, { shape: [1, pixels, g.outChannels] });
-  const dw = s.run("BatchMatMul", { a, b }, { transposeA: false, transposeB: false });
+  const dy2 = s.run("Reshape", { x: dy }, { shape: [pixels, g.outChannels] });
+  if (g.inChannels <= g.outChannels) {
+    const xt = s.run("Reshape", { x: s.run("Transpose", { x: x2 }, { perm: [1, 0] }) }, { shape: [1, g.inChannels, pixels] });
+    const dw = s.run("BatchMatMul", { a: xt, b: s.run("Reshape", { x: dy2 }, { shape: [1, pixels, g.outChannels] }) }, { transposeA: false, transposeB: false });
+    return s.run("Reshape", { x: dw }, { shape: [1, 1, g.inChannels, g.outChannels] });
+  }
+  const dyt = s.run("Reshape", { x: s.run("Transpose", { x: dy2 }, { perm: [1, 0] }) }, { shape: [1, g.outChannels, pixels] });
+  const dwt = s.run("BatchMatMul", { a: dyt, b: s.run("Reshape", { x: x2 }, { shape: [1, pixels, g.inChannels] }) }, { transposeA: false, transposeB: false });
+  const dw = s.run("Transpose", { x: s.run("Reshape", { x: dwt }, { shape: [g.outChannels, g.inChannels] }) }, { perm: [1, 0] });
   return s.run("Reshape", { x: dw }, { shape: [1, 1, g.inChannels, g.outChannels] });
 }
 
