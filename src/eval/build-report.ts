@@ -152,7 +152,9 @@ function caveats(input: ReportInput, report: Pick<EvalReport, "cells" | "variant
   const nHeld = plan.heldOut.map((r) => r.length);
   const n = config.eval.samples_per_fold;
   if (nHeld.some((m) => m !== n)) {
-    out.push(`Conditions: each fold generates ${n} images from its ${range([...new Set(nHeld)].sort((a, b) => a - b))} held-out captions/sketches, cycling through them (generated image j uses held-out pair j mod n_held_out).`);
+    const held = [...new Set(nHeld)].sort((a, b) => a - b);
+    const use = held[0] > n ? `so only the first ${n} of them condition an image` : "so some are used more than once";
+    out.push(`Conditions: each fold generates ${n} images from its ${range(held)} held-out captions/sketches, cycling through them (generated image j uses held-out pair j mod n_held_out), ${use}.`);
   }
   out.push("Noise: within a fold every variant starts from the same noise (the sampling seed depends on the master seed and the fold only), so differences between variants are not differences between noise draws.");
   if (config.eval.bootstrap > 0) {

@@ -138,6 +138,9 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
   const ds = openDataset(config.dataset, { cwd, progress: o.progress });
   const plan = planFolds(ds, config.eval.folds, config.seed, config.dataset.stratify, o.folds !== undefined ? "--folds" : "eval.folds");
   const { variants, trainings } = resolveVariants(config);
+  for (const v of variants) {
+    if (v.config.eval.samples_per_fold < 2) throw new UsageError(`eval.samples_per_fold ${v.config.eval.samples_per_fold}: FID/KID need at least 2 generated images per fold`);
+  }
   const featuresSpec = config.eval.features;
   const own = o.extractor ? null : await loadExtractor(resolveFeaturesSpec(featuresSpec, cwd));
   try {

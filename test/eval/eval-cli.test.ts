@@ -218,6 +218,29 @@ test("--parallel 2 (fold trainings as child processes, two at once) gives the sa
   assert.equal(m.backend.workers, 2);
 });
 
+test("a sketch model with a single variant: sketch fidelity beside its reference levels, no ANOVA, the sketch column in the matrix", () => {
+  const sketchSets = ["dataset.kind=sketch2render", "dataset.name=ci-tiny-s2r", "model.conditioning=sketch", "train.steps=2", "train.checkpoint_every=2", "eval.variants=[{name: only}]"];
+  const r = runCli(["eval", CONFIG, "--folds", "2", "--set", FEATURES, ...sketchSets.flatMap((s) => ["--set", s])], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+  const dir = evalRuns().find((d) => d !== first && readReport(d).dataset.kind === "sketch2render") as string;
+  const report = readReport(dir);
+  assert.deepEqual(report.cells.map((c) => `${c.fold}/${c.variant}`), ["0/only", "1/only"]);
+  for (const c of report.cells) {
+    const s = c.sketch_fidelity;
+    assert.ok(s, "sketch fidelity");
+    for (const v of [s.f1, s.precision, s.recall, s.real_f1, s.chance_f1 as number]) assert.ok(v >= 0 && v <= 1);
+    assert.equal(s.n, 4);
+  }
+  assert.equal(report.stats.fid, null);
+  assert.equal(report.summary.fid_rm_anova, null);
+  assert.ok(report.stats.summaries.sketch_f1.only);
+  assert.ok(report.caveats.some((c) => c.startsWith("Only one variant")));
+  assert.ok(report.comparison.rows.every((row) => row.sketch && fs.existsSync(path.join(dir, "eval", row.sketch))));
+  const html = fs.readFileSync(path.join(dir, "eval", "report.html"), "utf8");
+  assert.equal([...html.matchAll(/<img [^>]*src="data:image\/png;base64,/g)].length, report.comparison.rows.length * 3, "real, sketch, generated");
+  assert.match(r.stdout, /sketch F1 mean ± sd/);
+});
+
 test("--folds 1, more folds than pair groups, or a fold too small for FID: exit 2 naming the problem, no run folder", () => {
   const before = evalRuns().length;
   let r = runCli(["eval", CONFIG, "--folds", "1", "--set", FEATURES], { cwd });
@@ -229,5 +252,8 @@ test("--folds 1, more folds than pair groups, or a fold too small for FID: exit 
   r = runCli(["eval", CONFIG, "--folds", "7", "--set", FEATURES], { cwd });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--folds 7: fold \d would hold out only 1 pair .*at most 6 folds/);
+  r = runCli(["eval", CONFIG, "--set", "eval.samples_per_fold=1", "--set", FEATURES], { cwd });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /eval.samples_per_fold 1: FID\/KID need at least 2 generated images per fold/);
   assert.equal(evalRuns().length, before);
 });
