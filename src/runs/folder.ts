@@ -15,6 +15,8 @@ export const RUN_FILES = {
   plots: "plots",
   eval: "eval",
   lock: ".lock",
+  split: "split.json",
+  tokenizer: "tokenizer.json",
 } as const;
 
 function utcStamp(d: Date): string {

@@ -16,7 +16,7 @@ import { requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { checkpointDir, latestWeights, listCheckpoints } from "../train/checkpoint.js";
 
 /** The run's tokenizer file (written by `diffx train` for text models). */
-export const RUN_TOKENIZER_FILE = "tokenizer.json";
+export const RUN_TOKENIZER_FILE = RUN_FILES.tokenizer;
 
 export interface RunInfo {
   /** Absolute run folder. */

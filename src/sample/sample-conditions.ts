@@ -18,8 +18,8 @@ import { loadTrainingSet } from "../train/load-training-set.js";
 import type { Condition } from "./conditions.js";
 import { badOption, type RunInfo } from "./run-model.js";
 
-/** The run's train/held-out split (written by `diffx train`; see src/train/run.ts SPLIT_FILE). */
-const SPLIT_FILE = "split.json";
+/** The run's train/held-out split (written by `diffx train`). */
+const SPLIT_FILE = RUN_FILES.split;
 
 /** Samples made when neither --n nor any condition source says how many. */
 export const DEFAULT_UNCONDITIONAL_N = 8;

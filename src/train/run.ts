@@ -67,8 +67,8 @@ export interface TrainRunResult {
   config: Config;
 }
 
-export const SPLIT_FILE = "split.json";
-export const TOKENIZER_FILE = "tokenizer.json";
+export const SPLIT_FILE = RUN_FILES.split;
+export const TOKENIZER_FILE = RUN_FILES.tokenizer;
 
 interface Split {
   train: number[];
