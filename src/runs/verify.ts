@@ -51,6 +51,8 @@ export interface TrainRerunOptions {
   cwd: string;
   /** Undefined: the config's engine.backend. */
   backend?: BackendName;
+  /** Training devices (`--devices`): the recorded worker count, so the re-run splits batches the same way. */
+  devices?: string;
   stopAt: number;
   /** Write the end-of-training plots and sample grid. */
   finish: boolean;
@@ -232,6 +234,7 @@ async function verifyTrain(s: Session, list: MismatchList): Promise<CheckReport>
     runDir: rerun,
     cwd: s.tmp,
     backend: backend.name,
+    devices: manifest.backend ? String(manifest.backend.workers) : undefined,
     stopAt: K,
     finish: full && manifest.status === "finished",
     progress: o.progress,
@@ -344,7 +347,7 @@ async function verifyEval(s: Session, list: MismatchList): Promise<CheckReport> 
   }
   const rtol = comparison === "exact" ? 0 : s.config.verify.rtol;
   const n = compareJsonValues(reportNumbers(want), reportNumbers(got), rtol, EVAL_REPORT, list);
-  return report("eval", comparison, list, `re-ran the evaluation: ${n} numbers in ${EVAL_REPORT} compared ${comparison === "exact" ? "exactly" : `within rtol ${rtol}`}`, notes);
+  return report("eval", comparison, list, `re-ran the evaluation: ${n} values in ${EVAL_REPORT} compared ${comparison === "exact" ? "exactly" : `within rtol ${rtol}`}`, notes);
 }
 
 /** Top-level report.json fields that say when and by which diffx it was made (environment notes cover them). */

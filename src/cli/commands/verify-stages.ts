@@ -46,7 +46,7 @@ export const stageRunners: StageRunners = {
 
   async train(o) {
     const { runTraining } = await import("../../train/run.js");
-    const r = await runTraining({ configFile: o.configFile, runDir: o.runDir, cwd: o.cwd, backend: o.backend, stopAt: o.stopAt, finish: o.finish, progress: o.progress, signal: o.signal });
+    const r = await runTraining({ configFile: o.configFile, runDir: o.runDir, cwd: o.cwd, backend: o.backend, devices: o.devices, stopAt: o.stopAt, finish: o.finish, progress: o.progress, signal: o.signal });
     return { step: r.step, interrupted: r.interrupted };
   },
 
