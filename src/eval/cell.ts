@@ -116,8 +116,8 @@ export async function runCell(job: CellJob): Promise<CellReport> {
   const rel = `fold-${job.fold}/${job.variant.name}`;
   const run = openRun(job.trainDir);
   const net = await openNetwork({ engine: c.sample.engine, run, ema: c.sample.ema, backend: job.backend, progress: job.progress });
-  const weights = { step: net.step };
-  const key = cellKey(job, weights.step);
+  const step = net.step;
+  const key = cellKey(job, step);
   const h = job.heldOut;
   const conditions = Array.from({ length: n }, (_, j) => conditionFor(h, c.model.conditioning, j));
   const engine = `${net.engine.engine}/${net.engine.backend}`;
@@ -157,7 +157,7 @@ export async function runCell(job: CellJob): Promise<CellReport> {
       clip_x0: c.sample.clip_x0,
       ema: c.sample.ema,
       engine,
-      checkpoint_step: weights.step,
+      checkpoint_step: step,
       train_run: job.trainRel,
     };
   });
@@ -189,7 +189,7 @@ export async function runCell(job: CellJob): Promise<CellReport> {
     dims: cmp.dims,
     seed: job.seed,
     train_run: job.trainRel,
-    checkpoint_step: weights.step,
+    checkpoint_step: step,
     engine,
     samples: `${rel}/samples`,
     features: { real: job.realFeaturesFile, generated: `${rel}/features.npy` },

@@ -18,7 +18,8 @@ import { configHash, loadConfig } from "../config/load.js";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../engine/atomic.js";
 import { createRunDir, RUN_FILES } from "../runs/folder.js";
-import { newManifest, readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
+import { listOutputs, newManifest, readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
+import { sha256File } from "../engine/hash.js";
 import { DIFFX_VERSION } from "../runs/version.js";
 
 /** The hash that decides whether two evals compute the same thing (eval.parallel left out). */
@@ -109,4 +110,21 @@ export function createEvalFolder(o: EvalFolderOptions, config: Config): { runDir
   const manifest = newManifest("eval", config.seed, loadConfig(path.join(runDir, RUN_FILES.config)).hash, null);
   writeManifest(runDir, manifest);
   return { runDir, manifest };
+}
+
+/**
+ * The eval manifest's output hashes: every file of the eval run except the contents of the fold
+ * training runs, which are represented by their own manifest.json (it holds the sha256 of every
+ * file of that training, checkpoints included), so large checkpoints are not hashed twice.
+ */
+export function hashEvalOutputs(runDir: string, manifest: RunManifest, trainingDirs: readonly string[]): void {
+  const inside = trainingDirs.map((d) => path.relative(runDir, d).split(path.sep).join("/") + "/");
+  const outputs: Record<string, string> = {};
+  for (const rel of listOutputs(runDir)) {
+    const training = inside.find((t) => rel.startsWith(t));
+    if (training && rel !== `${training}${RUN_FILES.manifest}`) continue;
+    if (rel.endsWith(`/${RUN_FILES.lock}`)) continue;
+    outputs[rel] = sha256File(path.join(runDir, rel));
+  }
+  manifest.outputs = outputs;
 }

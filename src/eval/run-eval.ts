@@ -25,12 +25,12 @@ import { openDataset } from "../data/build.js";
 import type { Dataset } from "../data/dataset.js";
 import { loadExtractor, type FeatureExtractor } from "../metrics/extractor.js";
 import { lockRun } from "../runs/lock.js";
-import { hashOutputs, readManifest, writeManifest } from "../runs/manifest.js";
+import { readManifest, writeManifest } from "../runs/manifest.js";
 import type { CellReport, EvalReport } from "../report/report-types.js";
 import { writeEvalReport, type WrittenReport } from "../report/write.js";
 import { buildReport } from "./build-report.js";
 import { reusableCell, runCell, type CellJob } from "./cell.js";
-import { createEvalFolder, locateEvalFolder, type EvalFolderOptions } from "./eval-folder.js";
+import { createEvalFolder, hashEvalOutputs, locateEvalFolder, type EvalFolderOptions } from "./eval-folder.js";
 import { planFolds, type FoldPlan } from "./fold-plan.js";
 import { HeldOutLoader, type HeldOut } from "./held-out.js";
 import { writeNpy } from "./npy.js";
@@ -182,7 +182,7 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
     const done = await trainAndScore(p, evalDir, jobs, loader);
     if (done.interrupted || o.signal?.aborted) {
       manifest.status = "interrupted";
-      hashOutputs(runDir, manifest);
+      hashEvalOutputs(runDir, manifest, jobs.map((j) => j.job.dir));
       writeManifest(runDir, manifest);
       return { runDir, evalDir, interrupted: true, report: null, files: null, trained: done.trained, reused: done.reused, reusedCells: done.reusedCells };
     }
@@ -206,7 +206,7 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
     const files = writeEvalReport(evalDir, report);
     manifest.status = "finished";
     manifest.finished = new Date().toISOString();
-    hashOutputs(runDir, manifest);
+    hashEvalOutputs(runDir, manifest, jobs.map((j) => j.job.dir));
     writeManifest(runDir, manifest);
     const final = JSON.parse(fs.readFileSync(files.json, "utf8")) as EvalReport;
     return { runDir, evalDir, interrupted: false, report: final, files, trained: done.trained, reused: done.reused, reusedCells: done.reusedCells };

@@ -43,6 +43,8 @@ export interface TrainRunner {
   cwd: string;
   backend?: "tensorflow" | "wasm" | "cpu";
   progress: ProgressSink;
+  /** Extra environment for a child training (e.g. the device a parallel slot is pinned to). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Write the fold config file; returns the config hash the training run will record. */
@@ -120,7 +122,7 @@ export async function trainInChild(job: TrainJob, resume: boolean, r: TrainRunne
   if (!resume) prepareNewRun(job);
   const args = [BIN, ...(r.backend ? ["--backend", r.backend] : []), "train", ...(resume ? ["--resume", job.dir] : [job.configFile, "--run-dir", job.dir])];
   const tag = `[${job.rel}]`;
-  const child = spawn(process.execPath, args, { cwd: r.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true, env: process.env });
+  const child = spawn(process.execPath, args, { cwd: r.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, ...r.env } });
   trackChild(child);
   const errors: string[] = [];
   const lines = (stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void => {
@@ -145,13 +147,13 @@ export async function trainInChild(job: TrainJob, resume: boolean, r: TrainRunne
     child.kill("SIGTERM");
   };
   signal?.addEventListener("abort", onAbort);
-  const code = await new Promise<number | null>((resolve, reject) => {
+  const end = await new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
     child.once("error", (err) => reject(new RuntimeFailure(`${tag} cannot start 'diffx train': ${err.message}`)));
-    child.once("close", (c, sig) => resolve(c ?? (sig ? 128 : null)));
+    child.once("close", (code, sig) => resolve({ code, sig }));
   });
   signal?.removeEventListener("abort", onAbort);
-  if (code === 0) return { interrupted: false };
-  if (code === 130 || (signal?.aborted && code !== null && code >= 128)) return { interrupted: true };
+  if (end.code === 0) return { interrupted: false };
+  if (end.code === 130 || (signal?.aborted && (end.sig !== null || (end.code ?? 0) >= 128))) return { interrupted: true };
   const reason = errors.filter((l) => l.startsWith("diffx: ")).map((l) => l.slice("diffx: ".length)).pop() ?? errors.pop() ?? "no message";
-  throw new RuntimeFailure(`${tag} training failed (exit ${code}): ${reason}`);
+  throw new RuntimeFailure(`${tag} training failed (${end.sig ? `killed by ${end.sig}` : `exit ${end.code}`}): ${reason}; its last checkpoint is kept, and re-running the eval resumes it`);
 }

@@ -80,6 +80,10 @@ test("eval ci-tiny --folds 3 writes report.json/md/html with every fold × varia
   assert.equal(manifest.kind, "eval");
   assert.equal(manifest.status, "finished");
   assert.ok(manifest.outputs["eval/report.json"], "report hashed in the manifest");
+  // trainings are represented by their own manifests (which hash their checkpoints)
+  assert.ok(manifest.outputs["eval/fold-0/train/manifest.json"]);
+  assert.ok(!Object.keys(manifest.outputs).some((f) => f.includes("/checkpoints/")));
+  assert.ok(manifest.outputs["eval/fold-0/ddim-4/samples/0000.png"]);
   // the printed summary
   assert.match(r.stdout, /ddim-4\s+\S+ ± \S+/);
   assert.match(r.stdout, /report: .*report\.html/);
