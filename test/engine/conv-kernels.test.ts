@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendReport } from "../../src/engine/backend.js";
+import { conv2dBackpropInputKernel } from "../../src/engine/kernels/conv2d-backprop-input.js";
 import { registerEngineKernels, restoreStockKernels } from "../../src/engine/kernels/register.js";
 import { convCases, explicitPad, keywordPad, relativeError, type ConvCase } from "./helpers.js";
 
@@ -88,6 +89,21 @@ function seeded(n: number, seed: number): Float32Array {
   return out;
 }
 
+/** Our input-gradient kernel run directly on `backend` (it is registered for wasm only). */
+function oursInputGradOn(backend: string, p: (typeof PARITY_SHAPES)[number]): Promise<Float32Array> {
+  return tf.setBackend(backend).then(() =>
+    tf.tidy(() => {
+      const pad = Array.isArray(p.pad) ? explicitPad(p.pad) : p.pad;
+      const w = tf.tensor4d(seeded(p.f.reduce((a, b) => a * b), 2), p.f);
+      const yShape = tf.conv2d(tf.zeros(p.x) as tf.Tensor4D, w, p.stride, pad).shape;
+      const dy = tf.tensor4d(seeded(yShape.reduce((a, b) => a * b), 3), yShape);
+      const attrs = { strides: [p.stride, p.stride], pad, dataFormat: "NHWC", inputShape: p.x } as unknown as tf.NamedAttrMap;
+      const info = conv2dBackpropInputKernel(backend)({ inputs: { dy, filter: w }, backend: tf.backend(), attrs }) as tf.TensorInfo;
+      return tf.engine().makeTensorFromTensorInfo(info).dataSync() as Float32Array;
+    }),
+  );
+}
+
 async function backpropOn(backend: string, p: (typeof PARITY_SHAPES)[number]): Promise<{ dfilter: Float32Array; dx: Float32Array }> {
   await tf.setBackend(backend);
   const pad = Array.isArray(p.pad) ? explicitPad(p.pad) : p.pad;
@@ -105,15 +121,17 @@ async function backpropOn(backend: string, p: (typeof PARITY_SHAPES)[number]): P
 
 for (const p of PARITY_SHAPES) {
   const label = `x ${p.x.join("×")}, filter ${p.f.join("×")}, stride ${p.stride}, pad ${JSON.stringify(p.pad)}`;
-  test(`wasm kernels and our cpu filter kernel agree with tfjs's stock cpu kernels: ${label}`, async () => {
+  test(`our kernels (wasm; filter and input on cpu) agree with tfjs's stock cpu kernels: ${label}`, async () => {
     restoreStockKernels("cpu");
     const stock = await backpropOn("cpu", p);
     registerEngineKernels("cpu");
     const oursCpu = await backpropOn("cpu", p);
     const oursWasm = await backpropOn("wasm", p);
+    const oursCpuInput = await oursInputGradOn("cpu", p);
     assert.ok(relativeError(oursWasm.dfilter, stock.dfilter) <= 1e-5, `wasm dfilter off by ${relativeError(oursWasm.dfilter, stock.dfilter)}`);
     assert.ok(relativeError(oursWasm.dx, stock.dx) <= 1e-5, `wasm dx off by ${relativeError(oursWasm.dx, stock.dx)}`);
     assert.ok(relativeError(oursCpu.dfilter, stock.dfilter) <= 1e-5, `cpu dfilter off by ${relativeError(oursCpu.dfilter, stock.dfilter)}`);
+    assert.ok(relativeError(oursCpuInput, stock.dx) <= 1e-5, `our input kernel on cpu off by ${relativeError(oursCpuInput, stock.dx)}`);
     restoreStockKernels("cpu");
   });
 }

@@ -38,6 +38,12 @@ export class KernelScope {
     return out;
   }
 
+  /** Free `t` (a tensor made outside `run`, e.g. with host-io) with the other intermediates. */
+  track(t: tf.TensorInfo): tf.TensorInfo {
+    this.temps.push(t);
+    return t;
+  }
+
   /** Exclude `t` (a result of `run`) from disposal: it is the composite kernel's output. */
   keep(t: tf.TensorInfo): tf.TensorInfo {
     const i = this.temps.indexOf(t);

@@ -1,5 +1,5 @@
 /**
- * ResizeNearestNeighborGrad for the pure-JS `cpu` backend.
+ * ResizeNearestNeighborGrad for the pure-JS `cpu` backend (registered for cpu only).
  *
  * The stock kernel in tfjs-backend-cpu 4.22 reads dy at the *images* batch offset
  * (`batchOffset + dyR * dyStrides[1]` with `batchOffset = b * imagesStrides[0]`), so every image
@@ -11,7 +11,8 @@
  * dx[b, src(r), src(c), d], with src() computed by the same formula as the forward
  * (tfjs-backend-cpu ResizeNearestNeighbor.js), including alignCorners and halfPixelCenters.
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
+import { float32View, newFloat32 } from "./host-io.js";
 
 /** Source index along one axis for each output index, as the cpu forward kernel computes it. */
 export function nearestSourceIndices(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Int32Array {
@@ -28,21 +29,9 @@ export function nearestSourceIndices(inSize: number, outSize: number, alignCorne
   return src;
 }
 
-interface ReadWriteBackend {
-  readSync(dataId: object): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
-function isReadWriteBackend(value: unknown): value is ReadWriteBackend {
-  if (typeof value !== "object" || value === null) return false;
-  const b = value as { readSync?: unknown; makeTensorInfo?: unknown };
-  return typeof b.readSync === "function" && typeof b.makeTensorInfo === "function";
-}
-
 export const resizeNearestNeighborGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { images, dy } = inputs;
   if (images === undefined || dy === undefined) throw new Error("ResizeNearestNeighborGrad needs inputs images and dy");
-  if (!isReadWriteBackend(backend)) throw new Error("ResizeNearestNeighborGrad: backend cannot read and make tensors synchronously");
   if (images.shape.length !== 4 || dy.shape.length !== 4) throw new Error("ResizeNearestNeighborGrad expects rank-4 NHWC images and dy");
   const [batch, inHeight, inWidth, depth] = images.shape as [number, number, number, number];
   const [dyBatch, outHeight, outWidth, dyDepth] = dy.shape as [number, number, number, number];
@@ -53,9 +42,10 @@ export const resizeNearestNeighborGradKernel: tf.KernelFunc = ({ inputs, backend
   const halfPixelCenters = attrs?.["halfPixelCenters"] === true;
   const srcRow = nearestSourceIndices(inHeight, outHeight, alignCorners, halfPixelCenters);
   const srcCol = nearestSourceIndices(inWidth, outWidth, alignCorners, halfPixelCenters);
-  const dyValues = backend.readSync(dy.dataId);
-  if (!(dyValues instanceof Float32Array)) throw new Error("ResizeNearestNeighborGrad: dy must be float32");
-  const dx = new Float32Array(batch * inHeight * inWidth * depth);
+  const result = newFloat32(backend, "cpu", [batch, inHeight, inWidth, depth]);
+  const dx = result.values;
+  dx.fill(0);
+  const dyValues = float32View(backend, "cpu", dy);
   let k = 0;
   for (let b = 0; b < batch; b++) {
     for (let r = 0; r < outHeight; r++) {
@@ -66,5 +56,5 @@ export const resizeNearestNeighborGradKernel: tf.KernelFunc = ({ inputs, backend
       }
     }
   }
-  return backend.makeTensorInfo([batch, inHeight, inWidth, depth], "float32", dx);
+  return result.info;
 };
