@@ -4,7 +4,7 @@
  * Exact comparison is sha256 equality; when the bytes differ, the file is opened to say where
  * (which metrics step and field, which JSON key). Numeric comparison (non-deterministic
  * backends) accepts numbers within a relative tolerance `rtol`:
- * - scalars (metrics values, JSON numbers, numbers in SVG text): |a − b| ≤ rtol · max(|a|, |b|);
+ * - scalars (metrics values, JSON numbers, numbers in SVG and CSV text): |a − b| ≤ rtol · max(|a|, |b|);
  * - checkpoint tensors (`*.bin` + `*.json` index): per named tensor,
  *   max |a − b| ≤ rtol · max(max |a| over the tensor, RMS of the whole file) — relative to the
  *   tensor's scale, floored at the file's scale so tensors that are numerically zero (a
@@ -302,7 +302,7 @@ export function compareOutputFile(rel: string, expectedPath: string, gotPath: st
     if (base.endsWith(".json")) {
       const n = compareJsonFiles(expectedPath, gotPath, ctx.rtol, rel, list);
       if (n !== null) return n;
-    } else if (base.endsWith(".svg")) return compareTextNumbers(fs.readFileSync(expectedPath, "utf8"), fs.readFileSync(gotPath, "utf8"), ctx.rtol, rel, list);
+    } else if (base.endsWith(".svg") || base.endsWith(".csv")) return compareTextNumbers(fs.readFileSync(expectedPath, "utf8"), fs.readFileSync(gotPath, "utf8"), ctx.rtol, rel, list);
   } else if (base.endsWith(".json")) {
     compareJsonFiles(expectedPath, gotPath, 0, rel, list); // only to say which key differs
   }

@@ -12,7 +12,8 @@
  *      hashes in manifest.checkpoints, so pruned checkpoints count too) and the other
  *      training outputs are compared;
  *    - sample: samples/grid.png is generated again from the final checkpoint's EMA weights;
- *    - eval: the k-fold evaluation is run again and report.json's numbers compared.
+ *    - eval: the k-fold evaluation is run again; report.json is compared value by value and
+ *      every other output (fold trainings, samples, features, scores) file by file.
  *    Exact (sha256) when the run was recorded on a deterministic backend and is re-run on the
  *    same backend, version, thread and worker count; numbers within verify.rtol otherwise
  *    (src/runs/verify-env.ts).
@@ -34,6 +35,7 @@ import { DIFFX_VERSION } from "./version.js";
 import { checkRunFiles } from "./verify-files.js";
 import { compareJsonValues, compareOutputFile, MismatchList, type FileCompareContext } from "./verify-compare.js";
 import { chooseComparison, environmentNotes } from "./verify-env.js";
+import { compareTrees } from "./verify-tree.js";
 import { shortHash, VERIFY_STAGES, type BackendInfo, type CheckReport, type Comparison, type Mismatch, type VerifyReport, type VerifyStage } from "./verify-types.js";
 
 export interface DatasetRecord {
@@ -347,7 +349,19 @@ async function verifyEval(s: Session, list: MismatchList): Promise<CheckReport> 
   }
   const rtol = comparison === "exact" ? 0 : s.config.verify.rtol;
   const n = compareJsonValues(reportNumbers(want), reportNumbers(got), rtol, EVAL_REPORT, list);
-  return report("eval", comparison, list, `re-ran the evaluation: ${n} values in ${EVAL_REPORT} compared ${comparison === "exact" ? "exactly" : `within rtol ${rtol}`}`, notes);
+  const ctx: FileCompareContext = { comparison, rtol: s.config.verify.rtol, timingFields: o.runners.timingFields };
+  const tree = compareTrees(runDir, manifest, out, readManifest(out), ctx, evalSkip, list);
+  notes.push(...tree.notes);
+  const how = comparison === "exact" ? "exactly" : `within rtol ${s.config.verify.rtol}`;
+  return report("eval", comparison, list, `re-ran the evaluation: ${n} values in ${EVAL_REPORT} and ${tree.compared} other files (fold trainings, samples, features, scores) compared ${how}`, notes);
+}
+
+/** Eval outputs the tree comparison leaves out, and why. */
+function evalSkip(rel: string): string | null {
+  if (rel === EVAL_REPORT) return "report.json is compared value by value";
+  if (rel === "eval/report.md" || rel === "eval/report.html") return "report.md and report.html are rendered from report.json, which records when it was made";
+  if (rel === LOSS_PNG || rel.endsWith(`/${LOSS_PNG}`)) return "loss.png is rendered from loss.svg (which is compared) with the system's fonts";
+  return null;
 }
 
 /** Top-level report.json fields that say when and by which diffx it was made (environment notes cover them). */
@@ -395,7 +409,7 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyReport> {
   const mismatches: Mismatch[] = [];
   const filesList = new MismatchList("files");
   const fc = checkRunFiles(runDir, manifest, filesList);
-  checks.push(report("files", "exact", filesList, `${fc.compared} of ${Object.keys(manifest.outputs).length} recorded files present and hashed`, fc.notes));
+  checks.push(report("files", "exact", filesList, `${fc.compared} of ${fc.listed} recorded files present and hashed`, fc.notes));
   mismatches.push(...filesList.finish());
 
   const notes = environmentNotes(manifest, { diffx_version: DIFFX_VERSION, git_commit: gitCommit(), lockfile_sha256: lockfileHash() });

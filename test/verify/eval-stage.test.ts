@@ -1,8 +1,8 @@
 /**
  * verifyRun's eval stage and its stage planning, in-process, with the eval re-run handed in
- * (as the CLI hands in the real one): an eval run's report.json numbers must be reproduced
- * exactly on a deterministic backend and within verify.rtol otherwise; when and by which diffx
- * the report was made, and whether work was reused, are not compared. An eval run has no train
+ * (as the CLI hands in the real one): an eval run's report.json values and its other outputs
+ * must be reproduced exactly on a deterministic backend and within verify.rtol otherwise; when
+ * and by which diffx the report was made, and whether work was reused, are not compared. An eval run has no train
  * or sample stage of its own, and a run without a report has no eval stage.
  */
 import { test } from "node:test";
@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { loadConfig } from "../../src/config/load.js";
 import { silentProgress } from "../../src/engine/progress.js";
 import { UsageError } from "../../src/errors.js";
+import { sha256 } from "../../src/engine/hash.js";
 import { hashOutputs, newManifest, writeManifest } from "../../src/runs/manifest.js";
 import { verifyRun, type StageRunners } from "../../src/runs/verify.js";
 import type { BackendInfo } from "../../src/runs/verify-types.js";
@@ -33,22 +34,29 @@ function report(fid: number, extra: Record<string, unknown> = {}): Record<string
   };
 }
 
-/** A finished eval run folder: config.yaml, eval/report.json, manifest.json (kind eval) with its hashes. */
-function evalRun(): string {
-  const dir = path.join(tempDir(), "eval-run");
+/** A finished eval run folder: config.yaml, eval/report.json and eval/fid.csv, manifest.json (kind eval) with their hashes. */
+function writeEvalFolder(dir: string, rep: Record<string, unknown>, fidCsv: string): void {
   fs.mkdirSync(path.join(dir, "eval"), { recursive: true });
   const { config } = loadConfig(path.join(ROOT, "configs", "ci-tiny.yaml"));
   fs.writeFileSync(path.join(dir, "config.yaml"), stringify(config));
-  fs.writeFileSync(path.join(dir, "eval", "report.json"), JSON.stringify(report(12.5), null, 2));
+  fs.writeFileSync(path.join(dir, "eval", "report.json"), JSON.stringify(rep, null, 2));
+  fs.writeFileSync(path.join(dir, "eval", "fid.csv"), fidCsv);
   const m = newManifest("eval", config.seed, loadConfig(path.join(dir, "config.yaml")).hash, null);
   m.backend = { ...RECORDED, skipped: [], devices: ["cpu"] };
   m.status = "finished";
   hashOutputs(dir, m);
   writeManifest(dir, m);
+}
+
+const csv = (fid: number): string => `fold,variant,value\n0,ddim-4,${fid}\n`;
+
+function evalRun(): string {
+  const dir = path.join(tempDir(), "eval-run");
+  writeEvalFolder(dir, report(12.5), csv(12.5));
   return dir;
 }
 
-function runners(here: BackendInfo, rerun: Record<string, unknown>): StageRunners & { calls: string[] } {
+function runners(here: BackendInfo, rerun: Record<string, unknown>, fidCsv = csv(12.5)): StageRunners & { calls: string[] } {
   const calls: string[] = [];
   const unused = (name: string) => () => {
     throw new Error(`${name} must not run for an eval run`);
@@ -67,8 +75,7 @@ function runners(here: BackendInfo, rerun: Record<string, unknown>): StageRunner
     evalRun: async (o) => {
       calls.push("evalRun");
       assert.ok(o.outDir.startsWith(os.tmpdir()) && !fs.existsSync(o.outDir), "the re-run gets a fresh folder under the OS temp folder");
-      fs.mkdirSync(path.join(o.outDir, "eval"), { recursive: true });
-      fs.writeFileSync(path.join(o.outDir, "eval", "report.json"), JSON.stringify(rerun));
+      writeEvalFolder(o.outDir, rerun, fidCsv);
       return { interrupted: false };
     },
   };
@@ -89,31 +96,38 @@ test("eval: the same numbers in a report made later (other date, commit, reuse) 
     ],
   );
   assert.deepEqual(r.calls, ["startBackend", "evalRun"]);
-  assert.match(out.checks[1].summary, /9 values in eval\/report\.json compared exactly/);
+  assert.match(out.checks[1].summary, /9 values in eval\/report\.json and 2 other files .* compared exactly/); // config.yaml, eval/fid.csv
 });
 
 test("eval: one number off by 1e-7 relative fails on a deterministic backend, naming report.json and the number", async () => {
   const run = evalRun();
-  const out = await verifyRun({ run, stage: "eval", progress: silentProgress, runners: runners(RECORDED, report(12.5 * (1 + 1e-7))) });
+  const off = 12.5 * (1 + 1e-7);
+  const out = await verifyRun({ run, stage: "eval", progress: silentProgress, runners: runners(RECORDED, report(off), csv(off)) });
   assert.equal(out.ok, false);
   assert.deepEqual(
     out.mismatches.map((m) => [m.check, m.file, m.where, m.expected]),
-    [["eval", "eval/report.json", "cells[0].fid", "12.5"]],
+    [
+      ["eval", "eval/report.json", "cells[0].fid", "12.5"],
+      ["eval", "eval/fid.csv", "", `sha256 ${sha256(csv(12.5)).slice(0, 16)}…`],
+    ],
   );
 });
 
 test("eval on a GPU backend: numbers within verify.rtol (1e-3) pass, beyond it fail", async () => {
   const gpu: BackendInfo = { name: "tensorflow", version: "4.22.0", threads: 2, workers: 1 };
   const run = evalRun();
-  let out = await verifyRun({ run, stage: "eval", progress: silentProgress, runners: runners(gpu, report(12.5 * (1 + 5e-4))) });
+  let out = await verifyRun({ run, stage: "eval", progress: silentProgress, runners: runners(gpu, report(12.5 * (1 + 5e-4)), csv(12.5 * (1 + 5e-4))) });
   assert.equal(out.ok, true, JSON.stringify(out.mismatches));
   assert.equal(out.checks[1].comparison, "numeric");
   assert.match(out.checks[1].notes.join(), /backend differs: recorded wasm, here tensorflow/);
-  out = await verifyRun({ run, stage: "eval", progress: silentProgress, runners: runners(gpu, report(12.5 * (1 + 2e-3))) });
+  out = await verifyRun({ run, stage: "eval", progress: silentProgress, runners: runners(gpu, report(12.5 * (1 + 2e-3)), csv(12.5 * (1 + 2e-3))) });
   assert.equal(out.ok, false);
   assert.deepEqual(
-    out.mismatches.map((m) => m.where),
-    ["cells[0].fid"],
+    out.mismatches.map((m) => [m.file, m.where]),
+    [
+      ["eval/report.json", "cells[0].fid"],
+      ["eval/fid.csv", "number #3"], // numbers in the text: 0, -4 (of ddim-4), then the FID
+    ],
   );
 });
 
