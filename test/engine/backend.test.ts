@@ -98,7 +98,14 @@ test("wasm can be selected again; its thread count is fixed at first start", asy
   assert.ok(changed.warnings.some((w) => /cannot change/.test(w)));
 });
 
-function startInChild(args: string[], tmpdir: string): { report: BackendReport; backend: string; gradSum: number } {
+interface ChildResult {
+  report: BackendReport;
+  backend: string;
+  gradSum: number;
+  gradHash: string;
+}
+
+function startInChild(args: string[], tmpdir: string): ChildResult {
   const r = spawnSync(process.execPath, ["--import", "tsx", START, ...args], {
     cwd: ROOT,
     env: { ...process.env, TMPDIR: tmpdir },
@@ -107,16 +114,19 @@ function startInChild(args: string[], tmpdir: string): { report: BackendReport; 
   });
   assert.equal(r.status, 0, `child failed: ${r.stderr}`);
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  return JSON.parse(line) as { report: BackendReport; backend: string; gradSum: number };
+  return JSON.parse(line) as ChildResult;
 }
 
-test("threaded wasm falls back to one thread, with a warning, when its worker script cannot be written", () => {
+test("threaded wasm computes the same bits as 1 thread, and falls back to 1 thread (with a warning) when its worker script cannot be written", () => {
   const good = fs.mkdtempSync(path.join(os.tmpdir(), "diffx-wasm-ok-"));
   const bad = fs.mkdtempSync(path.join(os.tmpdir(), "diffx-wasm-bad-"));
   try {
     const ok = startInChild(["wasm", "2"], good);
     assert.equal(ok.report.threads, 2, JSON.stringify(ok.report.warnings));
     assert.equal(ok.gradSum, 200); // Σ over 2 images of 4×4 pixels of the 3×3 windows covering each: 2·(4·4 + 8·6 + 4·9)
+    const single = startInChild(["wasm", "1"], good);
+    assert.equal(single.report.threads, 1);
+    assert.equal(ok.gradHash, single.gradHash, "gradients of a conv stack are bit-identical with 1 and 2 threads");
     const workerScript = fs.readdirSync(good).find((f) => f.startsWith("diffx-tfjs-wasm-"));
     assert.ok(workerScript, "the threaded start writes its worker script to the temp folder");
     // A non-empty folder where the script must go: the atomic rename fails.
@@ -126,6 +136,7 @@ test("threaded wasm falls back to one thread, with a warning, when its worker sc
     assert.equal(fallback.report.threads, 1);
     assert.ok(fallback.report.warnings.some((w) => /wasm runs on 1 thread: multithreaded start failed/.test(w)), JSON.stringify(fallback.report.warnings));
     assert.equal(fallback.gradSum, 200);
+    assert.equal(fallback.gradHash, single.gradHash);
   } finally {
     fs.rmSync(good, { recursive: true, force: true });
     fs.rmSync(bad, { recursive: true, force: true });
