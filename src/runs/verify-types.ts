@@ -28,9 +28,9 @@ export interface Mismatch {
 
 export interface CheckReport {
   check: CheckName;
-  status: "match" | "mismatch" | "skipped";
+  status: "match" | "mismatch";
   comparison: Comparison;
-  /** One line saying what was compared (or why it was skipped). */
+  /** One line saying what was compared. */
   summary: string;
   /** Things the user should know (environment differences, files left out and why). */
   notes: string[];

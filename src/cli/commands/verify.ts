@@ -29,7 +29,7 @@ export function formatVerifyReport(r: VerifyReport): string {
   const lines = [`verify ${r.run}`];
   for (const n of r.notes) lines.push(`  note: ${n}`);
   const name = Math.max(...r.checks.map((c) => c.check.length));
-  const statuses = r.checks.map((c) => (c.status === "match" ? "ok" : c.status === "mismatch" ? `MISMATCH (${c.mismatches})` : "skipped"));
+  const statuses = r.checks.map((c) => (c.status === "match" ? "ok" : `MISMATCH (${c.mismatches})`));
   const width = Math.max(...statuses.map((s) => s.length));
   r.checks.forEach((c, i) => {
     lines.push(`  ${c.check.padEnd(name)}  ${statuses[i].padEnd(width)}  ${c.summary}`);
