@@ -51,6 +51,9 @@ type Section = keyof typeof SECTIONS;
  * default. When a section arrives complete like that, keys equal to the schema default are
  * taken as not given (the base config's value applies). A section with missing keys (a schema
  * without that behaviour) is used as it is.
+ * Limitation until the schema builds variant sections without defaults: a variant that sets a
+ * key to exactly its schema default (e.g. sampler: dpmpp over a base with sampler: ddim) cannot
+ * be told from one that leaves it unset, and gets the base value.
  */
 export function explicitOverrides(section: Section, given: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!given) return {};
