@@ -86,6 +86,16 @@ export function resolveFeaturesSpec(spec: string, cwd: string): string {
   return file && !path.isAbsolute(file) ? `onnx:${path.resolve(cwd, file)}` : spec;
 }
 
+/** The extractor eval.features names; its errors say that the key is eval.features. */
+async function openExtractor(spec: string, cwd: string): Promise<FeatureExtractor> {
+  try {
+    return await loadExtractor(resolveFeaturesSpec(spec, cwd));
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`eval.features '${spec}': ${err.message} (set it with --set eval.features=onnx:PATH)`);
+    throw err;
+  }
+}
+
 /** Sampling seed of fold i: the same for every variant (common random numbers). */
 export function sampleSeed(seed: number, fold: number): number {
   return new Rng(seed, "eval-samples", fold).nextU32();
@@ -142,7 +152,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
     if (v.config.eval.samples_per_fold < 2) throw new UsageError(`eval.samples_per_fold ${v.config.eval.samples_per_fold}: FID/KID need at least 2 generated images per fold`);
   }
   const featuresSpec = config.eval.features;
-  const own = o.extractor ? null : await loadExtractor(resolveFeaturesSpec(featuresSpec, cwd));
+  const own = o.extractor ? null : await openExtractor(featuresSpec, cwd);
   try {
     const extractor = o.extractor ?? (own as FeatureExtractor);
     return await evaluateInFolder({ o, cwd, config, folderOptions, existing: located.runDir, parallel, ds, plan, variants, trainings, extractor, featuresSpec });
