@@ -7,11 +7,17 @@ import { z } from "zod";
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
+/** A file-name-safe name (it names a folder): letters, digits, '.', '_', '-', and not '.' or '..'. */
+const folderName = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only")
+    .refine((v) => !/^\.+$/.test(v), "must not be only dots (it names a folder)");
 
 export const datasetSchema = z
   .strictObject({
     kind: z.enum(["art", "sketch2render", "folder"]).default("art").describe("art (text→image pairs), sketch2render (sketch→image pairs), or folder (an imported dataset at `path`)"),
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").default("art-60").describe("dataset folder name under datasets/"),
+    name: folderName().default("art-60").describe("dataset folder name under datasets/"),
     n: posInt().optional().describe("number of pairs to generate (default 60 for art, 55 for sketch2render)"),
     image_size: posInt().default(128).describe("stored image size in pixels (square)"),
     seed: nonNegInt().default(1).describe("generator seed"),
@@ -91,12 +97,27 @@ export const sampleSchema = z
   })
   .describe("sampling");
 
+/**
+ * A section's keys as optional overrides WITHOUT defaults (zod's `.partial()` would still fill
+ * in every default, so a variant's `{ steps: 2 }` would silently reset the other keys).
+ */
+function overrides<S extends z.ZodRawShape>(section: z.ZodObject<S>) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(section.shape)) {
+    let inner: z.ZodType = field as z.ZodType;
+    if (inner instanceof z.ZodDefault) inner = inner.def.innerType as z.ZodType;
+    if (inner instanceof z.ZodOptional) inner = inner.def.innerType as z.ZodType;
+    shape[key] = inner.optional();
+  }
+  return z.strictObject(shape) as unknown as z.ZodObject<{ [K in keyof S]: z.ZodOptional<z.ZodType<z.output<S[K]> extends infer O ? Exclude<O, undefined> : never>> }>;
+}
+
 export const variantSchema = z.strictObject({
   name: z.string().min(1).describe("variant name"),
-  sample: sampleSchema.partial().optional().describe("sampling overrides"),
-  train: trainSchema.partial().optional().describe("training overrides (the variant trains its own model per fold)"),
-  model: modelSchema.partial().optional().describe("model overrides (the variant trains its own model per fold)"),
-  diffusion: diffusionSchema.partial().optional().describe("diffusion overrides (the variant trains its own model per fold)"),
+  sample: overrides(sampleSchema).optional().describe("sampling overrides"),
+  train: overrides(trainSchema).optional().describe("training overrides (the variant trains its own model per fold)"),
+  model: overrides(modelSchema).optional().describe("model overrides (the variant trains its own model per fold)"),
+  diffusion: overrides(diffusionSchema).optional().describe("diffusion overrides (the variant trains its own model per fold)"),
 });
 
 export const evalSchema = z
@@ -117,7 +138,7 @@ export const verifySchema = z
   .describe("reproducibility checks");
 
 export const configSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").default("experiment").describe("experiment name (run folders are named after it)"),
+  name: folderName().default("experiment").describe("experiment name (run folders are named after it)"),
   seed: nonNegInt().default(42).describe("master seed; every random stream derives from it"),
   dataset: datasetSchema.default(datasetSchema.parse({})),
   model: modelSchema.default(modelSchema.parse({})),

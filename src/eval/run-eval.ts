@@ -13,6 +13,7 @@
  *      every output.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { Config } from "../config/schema.js";
 import { loadConfig } from "../config/load.js";
@@ -341,7 +342,8 @@ async function trainAndScore(p: Prepared, evalDir: string, jobs: JobEntry[], loa
         out.reused.push(job.rel);
       } else {
         progress.info(`${label}: ${state.kind === "resume" ? "resuming" : "training"} ${job.rel} (${job.config.train.steps} steps on ${job.split.train.length} pairs)`);
-        const runner = { cwd: p.cwd, backend: o.backend, progress };
+        // parallel children share the cores instead of each taking all of them
+        const runner = { cwd: p.cwd, backend: o.backend, progress, threads: p.parallel > 1 ? Math.max(1, Math.floor(os.availableParallelism() / p.parallel)) : undefined };
         const train = p.parallel > 1 ? trainInChild : trainInProcess;
         const r = await train(job, state.kind === "resume", runner, signal);
         if (r.interrupted) {

@@ -45,6 +45,8 @@ export interface TrainRunner {
   progress: ProgressSink;
   /** Extra environment for a child training (e.g. the device a parallel slot is pinned to). */
   env?: NodeJS.ProcessEnv;
+  /** CPU threads for a child training (the cores shared between the parallel slots). */
+  threads?: number;
 }
 
 /** Write the fold config file; returns the config hash the training run will record. */
@@ -120,7 +122,7 @@ export async function trainInChild(job: TrainJob, resume: boolean, r: TrainRunne
     throw new RuntimeFailure(`--parallel runs folds as 'diffx train' child processes, which need the built CLI (${path.join(PACKAGE_ROOT, "dist")}); run 'npm run build' first`);
   }
   if (!resume) prepareNewRun(job);
-  const args = [BIN, ...(r.backend ? ["--backend", r.backend] : []), "train", ...(resume ? ["--resume", job.dir] : [job.configFile, "--run-dir", job.dir])];
+  const args = [BIN, ...(r.backend ? ["--backend", r.backend] : []), "train", ...(r.threads ? ["--threads", String(r.threads)] : []), ...(resume ? ["--resume", job.dir] : [job.configFile, "--run-dir", job.dir])];
   const tag = `[${job.rel}]`;
   const child = spawn(process.execPath, args, { cwd: r.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, ...r.env } });
   trackChild(child);

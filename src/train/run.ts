@@ -4,6 +4,7 @@
  * workers, and finish with the loss plot, a sample grid and the manifest of output hashes.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import sharp from "sharp";
@@ -19,7 +20,7 @@ import type { Dataset } from "../data/dataset.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import type { ParamMap } from "../model/params.js";
-import { createRunDir, requireRunDir, RUN_FILES } from "../runs/folder.js";
+import { checkRunDirFree, createRunDir, requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { lockRun } from "../runs/lock.js";
 import { newManifest, readManifest, writeManifest, hashOutputs, recordCheckpoint, type RunManifest } from "../runs/manifest.js";
 import { libraryVersions } from "../runs/verify-lock.js";
@@ -29,7 +30,7 @@ import { tfjsNetwork } from "../sample/tfjs-network.js";
 import type { Condition } from "../sample/conditions.js";
 import { latestCheckpoint, latestWeights } from "./checkpoint.js";
 import { runWorkers } from "./run-workers.js";
-import { parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
+import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
 import { trainLoop, readMetrics, singleWorker } from "./trainer.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { subset, type TrainingSet } from "./training-set.js";
@@ -45,6 +46,8 @@ export interface TrainRunOptions {
   /** Dataset folders are resolved against this (default: cwd). */
   cwd?: string;
   backend?: "tensorflow" | "wasm" | "cpu";
+  /** `--threads` override of engine.threads (not part of the config: results do not depend on it). */
+  threads?: number;
   /** `--devices` override (not part of the config: results do not depend on it). */
   devices?: string;
   progress: ProgressSink;
@@ -75,25 +78,39 @@ interface Split {
   held_out: number[];
 }
 
-/** Create a new run folder for a config, or open one to resume; returns its resolved config. */
-function openRun(o: TrainRunOptions): { runDir: string; config: Config; hash: string; manifest: RunManifest | null } {
-  if (o.resume) {
-    const runDir = requireRunDir(o.resume);
-    const { config, hash } = loadConfig(path.join(runDir, RUN_FILES.config));
-    const manifest = readManifest(runDir);
-    if (manifest.config_hash !== hash) {
-      throw new UsageError(`${path.join(runDir, RUN_FILES.config)} was edited after the run started (config hash ${hash.slice(0, 12)}… ≠ recorded ${manifest.config_hash.slice(0, 12)}…); start a new run with 'diffx train CONFIG' instead`);
-    }
-    if (manifest.status === "finished" && (manifest.step ?? 0) >= config.train.steps) {
-      throw new UsageError(`${runDir}: the run already finished (${config.train.steps} steps); nothing to resume`);
-    }
-    return { runDir, config, hash, manifest };
+/** A run as the options name it, before anything is written. */
+interface OpenedRun {
+  config: Config;
+  hash: string;
+  /** The config file, for messages. */
+  configFile: string;
+  /** The run folder to resume (exists), or the folder a new run will be created in (may exist, e.g. prepared by eval), or null for runs/<name>-<time>. */
+  runDir: string | null;
+  manifest: RunManifest | null;
+}
+
+/** The run to resume: its folder, recorded config and manifest (nothing is written). */
+function openResume(resume: string): OpenedRun {
+  const runDir = requireRunDir(resume);
+  const configFile = path.join(runDir, RUN_FILES.config);
+  const { config, hash } = loadConfig(configFile);
+  const manifest = readManifest(runDir);
+  if (manifest.config_hash !== hash) {
+    throw new UsageError(`${configFile} was edited after the run started (config hash ${hash.slice(0, 12)}… ≠ recorded ${manifest.config_hash.slice(0, 12)}…); start a new run with 'diffx train CONFIG' instead`);
   }
+  if (manifest.status === "finished" && (manifest.step ?? 0) >= config.train.steps) {
+    throw new UsageError(`${runDir}: the run already finished (${config.train.steps} steps); nothing to resume`);
+  }
+  return { config, hash, configFile, runDir, manifest };
+}
+
+/** A new run's config and target folder, checked (the folder is not created yet). */
+function openNew(o: TrainRunOptions): OpenedRun {
   if (!o.configFile) throw new UsageError("give a CONFIG file, or --resume RUN");
-  const { config, hash } = loadConfig(o.configFile, o.sets ?? []);
-  const runDir = createRunDir(o.runsRoot ?? "runs", config.name, o.runDir);
-  writeFileAtomic(path.join(runDir, RUN_FILES.config), stringify(config));
-  return { runDir, config, hash, manifest: null };
+  const { config, hash, file } = loadConfig(o.configFile, o.sets ?? []);
+  const runDir = o.runDir ? path.resolve(o.runDir) : null;
+  if (runDir) checkRunDirFree(runDir);
+  return { config, hash, configFile: file, runDir, manifest: null };
 }
 
 /** Captions of every pair: [English, Chinese] where present. */
@@ -109,35 +126,121 @@ export interface PreparedData {
   tokenizer: Tokenizer | null;
 }
 
+/** split.json / tokenizer.json that a new run still has to write. */
+interface PendingFiles {
+  split?: Split;
+  tokenizer?: unknown;
+}
+
+/** A JSON file of the run folder; a damaged one is a RuntimeFailure naming it. */
+function readRunJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new RuntimeFailure(`${file}: unreadable (${(err as Error).message.split("\n")[0]}); the run folder is damaged`);
+  }
+}
+
+function readSplit(file: string, n: number): Split {
+  const raw = readRunJson(file) as Partial<Split>;
+  const rows = (v: unknown): v is number[] => Array.isArray(v) && v.every((r) => Number.isInteger(r) && r >= 0 && r < n);
+  if (!raw || !rows(raw.train) || !rows(raw.held_out) || raw.train.length === 0) {
+    throw new RuntimeFailure(`${file}: not a split of this dataset's ${n} pairs (expected {"train": [...], "held_out": [...]} with rows 0..${n - 1})`);
+  }
+  return { train: raw.train, held_out: raw.held_out };
+}
+
+/** Largest accepted train.batch_size as a multiple of the training pairs (a batch wraps into the next epochs). */
+const MAX_BATCH_EPOCHS = 64;
+
+/**
+ * Open the dataset and work out the run's split and tokenizer without writing anything:
+ * as recorded in `runDir` (resume, workers, a folder prepared by eval), else from the options.
+ */
+async function readTrainingData(runDir: string | null, config: Config, opts: { cwd?: string; trainRows?: number[]; heldOutRows?: number[]; progress?: ProgressSink; verify?: boolean; configFile?: string }): Promise<PreparedData & { pending: PendingFiles }> {
+  const ds = openDataset(config.dataset, { cwd: opts.cwd, progress: opts.progress, verify: opts.verify });
+  const R = config.model.resolution;
+  const all = await loadTrainingSet(ds, R);
+  const pending: PendingFiles = {};
+  const splitFile = runDir ? path.join(runDir, SPLIT_FILE) : null;
+  let split: Split;
+  if (splitFile && fs.existsSync(splitFile)) split = readSplit(splitFile, all.n);
+  else {
+    split = { train: opts.trainRows ?? all.ids.map((_, i) => i), held_out: opts.heldOutRows ?? [] };
+    pending.split = split;
+  }
+  const data = subset(all, split.train, R);
+  const heldOut: TrainingSet | undefined = split.held_out.length ? subset(all, split.held_out, R) : undefined;
+  const B = config.train.batch_size;
+  const where = opts.configFile ? `${opts.configFile}: ` : "";
+  if (B > data.n * MAX_BATCH_EPOCHS) {
+    throw new UsageError(`${where}train.batch_size ${B} is more than ${MAX_BATCH_EPOCHS}× the ${data.n} training pairs of ${ds.dir}; use at most ${data.n * MAX_BATCH_EPOCHS} (a batch larger than the data repeats pairs)`);
+  }
+  if (B > data.n) opts.progress?.warn(`train.batch_size ${B} is larger than the ${data.n} training pairs: every batch repeats pairs (batches run on into the next epoch)`);
+  let tokenizer: Tokenizer | null = null;
+  const tokFile = runDir ? path.join(runDir, TOKENIZER_FILE) : null;
+  if (config.model.conditioning === "text") {
+    if (tokFile && fs.existsSync(tokFile)) tokenizer = Tokenizer.fromJSON(readRunJson(tokFile), tokFile);
+    else {
+      tokenizer = Tokenizer.build(data.captions.flat());
+      pending.tokenizer = tokenizer.toJSON();
+    }
+  }
+  return { ds, data, heldOut, tokenizer, pending };
+}
+
+function writePendingFiles(runDir: string, pending: PendingFiles): void {
+  if (pending.split) writeJsonAtomic(path.join(runDir, SPLIT_FILE), pending.split);
+  if (pending.tokenizer !== undefined) writeJsonAtomic(path.join(runDir, TOKENIZER_FILE), pending.tokenizer);
+}
+
 /**
  * Open the dataset, fix the run's split (split.json, written once) and tokenizer
  * (tokenizer.json, built from the training captions once); reused as recorded on resume and
  * by every worker of a data-parallel run.
  */
 export async function prepareTrainingData(runDir: string, config: Config, opts: { cwd?: string; trainRows?: number[]; heldOutRows?: number[]; progress?: ProgressSink; verify?: boolean }): Promise<PreparedData> {
-  const ds = openDataset(config.dataset, { cwd: opts.cwd, progress: opts.progress, verify: opts.verify });
-  const R = config.model.resolution;
-  const all = await loadTrainingSet(ds, R);
-  const splitFile = path.join(runDir, SPLIT_FILE);
-  let split: Split;
-  if (fs.existsSync(splitFile)) split = JSON.parse(fs.readFileSync(splitFile, "utf8")) as Split;
-  else {
-    split = { train: opts.trainRows ?? all.ids.map((_, i) => i), held_out: opts.heldOutRows ?? [] };
-    writeJsonAtomic(splitFile, split);
-  }
-  const data = subset(all, split.train, R);
-  const heldOut: TrainingSet | undefined = split.held_out.length ? subset(all, split.held_out, R) : undefined;
-  if (config.train.batch_size > data.n * 64) throw new UsageError(`train.batch_size ${config.train.batch_size} is far larger than the ${data.n} training pairs`);
-  let tokenizer: Tokenizer | null = null;
-  const tokFile = path.join(runDir, TOKENIZER_FILE);
-  if (config.model.conditioning === "text") {
-    if (fs.existsSync(tokFile)) tokenizer = Tokenizer.fromJSON(JSON.parse(fs.readFileSync(tokFile, "utf8")), tokFile);
-    else {
-      tokenizer = Tokenizer.build(data.captions.flat());
-      writeJsonAtomic(tokFile, tokenizer.toJSON());
+  const { pending, ...prepared } = await readTrainingData(runDir, config, opts);
+  writePendingFiles(runDir, pending);
+  return prepared;
+}
+
+/**
+ * Create the new run's folder (locked) and its first files. If that fails (a full disk…), what
+ * was created is removed again, so a failed start leaves nothing behind.
+ */
+function createRun(o: TrainRunOptions, opened: OpenedRun, pending: PendingFiles, manifest: RunManifest): { runDir: string; release: () => void } {
+  const existed = opened.runDir !== null && fs.existsSync(opened.runDir);
+  const runDir = createRunDir(o.runsRoot ?? "runs", opened.config.name, opened.runDir ?? undefined);
+  let release: (() => void) | null = null;
+  const written: string[] = [];
+  try {
+    release = lockRun(runDir);
+    const write = (rel: string, fn: (file: string) => void): void => {
+      const file = path.join(runDir, rel);
+      if (fs.existsSync(file)) return;
+      written.push(file);
+      fn(file);
+    };
+    write(RUN_FILES.config, (f) => writeFileAtomic(f, stringify(opened.config)));
+    if (pending.split) write(SPLIT_FILE, (f) => writeJsonAtomic(f, pending.split));
+    if (pending.tokenizer !== undefined) write(TOKENIZER_FILE, (f) => writeJsonAtomic(f, pending.tokenizer));
+    write(RUN_FILES.manifest, () => writeManifest(runDir, manifest));
+    return { runDir, release };
+  } catch (err) {
+    if (release) {
+      if (existed) for (const f of written) fs.rmSync(f, { force: true });
+      else fs.rmSync(runDir, { recursive: true, force: true });
+      release();
     }
+    throw err;
   }
-  return { ds, data, heldOut, tokenizer };
+}
+
+/** "cpu: AMD EPYC 7763" / "gpu:3: NVIDIA A100-SXM4-80GB", one per worker, for the run lock. */
+function deviceNames(workers: readonly { device: string }[]): string[] {
+  const gpus = workers.some((w) => w.device !== "cpu") ? listGpus() : [];
+  return workers.map((w) => (w.device === "cpu" ? `cpu: ${os.cpus()[0]?.model ?? "unknown"}` : `gpu:${w.device}: ${gpus.find((g) => g.id === w.device)?.name ?? "unknown"}`));
 }
 
 /** The backend a multi-worker run would use, without starting it in this (the parent) process. */
@@ -148,34 +251,50 @@ async function backendName(requested: "auto" | BackendName): Promise<BackendName
 }
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
-  const { runDir, config, hash, manifest: old } = openRun(o);
-  const release = lockRun(runDir);
+  // Everything that can be refused is checked before the first write: a refused or failed
+  // start leaves no run folder behind (and a resumed run's folder untouched).
+  const opened = o.resume ? openResume(o.resume) : openNew(o);
+  const { config, hash } = opened;
+  // a resumed run is locked at once, so a second writer is refused before it does any work
+  let release: (() => void) | null = o.resume && opened.runDir ? lockRun(opened.runDir) : null;
   try {
     const requested = o.backend ?? config.engine.backend;
     const spec: DevicesSpec = o.devices !== undefined ? parseDevicesSpec(o.devices) : config.train.devices;
     const plan: DevicePlan | null = spec === 1 ? null : resolveDevices(spec, await backendName(requested));
     const parallel = plan !== null && plan.workers.length > 1;
     if (parallel && config.train.batch_size % plan.workers.length !== 0) {
-      throw new UsageError(`train.batch_size ${config.train.batch_size} does not split into ${plan.workers.length} equal shards (one per device); choose a multiple of ${plan.workers.length}`);
+      throw new UsageError(`${opened.configFile}: train.batch_size ${config.train.batch_size} does not split into ${plan.workers.length} equal shards (one per device); choose a multiple of ${plan.workers.length}`);
     }
     // the parent of a multi-worker run does no tensor work: it only needs to know the backend
-    const threads = plan && !parallel ? plan.workers[0].threads : config.engine.threads;
+    const threads = o.threads ?? (plan && !parallel ? plan.workers[0].threads : config.engine.threads);
     let backend: BackendReport = parallel
       ? { name: await backendName(requested), package: "", version: "", threads: plan.workers[0].threads, skipped: [], warnings: [] } // filled in from rank 0's report
       : await initBackend(requested, { threads });
     for (const w of backend.warnings) o.progress.warn(w);
     if (backend.name === "cpu") o.progress.warn("training on the pure-JS cpu backend is very slow; the wasm backend is ~100× faster");
 
-    const prepared = await prepareTrainingData(runDir, config, { cwd: o.cwd, trainRows: o.trainRows, heldOutRows: o.heldOutRows, progress: o.progress });
+    const existingDir = opened.runDir !== null && fs.existsSync(opened.runDir) ? opened.runDir : null;
+    const { pending, ...prepared } = await readTrainingData(existingDir, config, { cwd: o.cwd, trainRows: o.trainRows, heldOutRows: o.heldOutRows, progress: o.progress, configFile: opened.configFile });
     const { ds, data, heldOut, tokenizer } = prepared;
 
-    const manifest = old ?? newManifest("train", config.seed, hash, ds.hash);
+    const manifest = opened.manifest ?? newManifest("train", config.seed, hash, ds.hash);
     const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
-    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: workers.map((w) => (w.device === "cpu" ? "cpu" : `gpu:${w.device}`)), workers: workers.length };
+    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
     manifest.dataset_files = ds.manifest.files;
     manifest.status = "running";
-    writeManifest(runDir, manifest);
+    // a damaged checkpoint is reported before the manifest is touched
+    const resumeFrom = o.resume && opened.runDir && !parallel ? latestCheckpoint(opened.runDir) : null;
+    let runDir: string;
+    if (o.resume && opened.runDir) {
+      runDir = opened.runDir;
+      writePendingFiles(runDir, pending);
+      writeManifest(runDir, manifest);
+    } else {
+      const created = createRun(o, opened, pending, manifest);
+      runDir = created.runDir;
+      release = created.release;
+    }
     const onCheckpoint = (step: number): void => {
       manifest.step = step;
       recordCheckpoint(runDir, manifest, step);
@@ -210,7 +329,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           data,
           heldOut,
           tokenizer,
-          resumeFrom: o.resume ? latestCheckpoint(runDir) : null,
+          resumeFrom,
           reducer: singleWorker,
           progress: o.progress,
           signal: o.signal,
@@ -218,25 +337,29 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           onCheckpoint,
         });
       }
-    } catch (err) {
-      manifest.status = "failed";
+      manifest.step = result.step;
+      const done = !result.interrupted && result.step >= config.train.steps;
+      if (done && o.finish !== false) {
+        if (parallel) await initBackend(requested, { threads: config.engine.threads }); // the plots and grid run here, after the workers
+        await finishRun(runDir, config, latestWeights(runDir, true).params, tokenizer, data, o.progress);
+      }
+      manifest.status = done ? "finished" : "interrupted";
+      manifest.finished = new Date().toISOString();
       hashOutputs(runDir, manifest);
       writeManifest(runDir, manifest);
+    } catch (err) {
+      manifest.status = "failed";
+      try {
+        hashOutputs(runDir, manifest);
+        writeManifest(runDir, manifest);
+      } catch {
+        // (a full disk can refuse this too) the manifest keeps its last good state; the first error is the one to report
+      }
       throw err;
     }
-    manifest.step = result.step;
-    const done = !result.interrupted && result.step >= config.train.steps;
-    if (done && o.finish !== false) {
-      if (parallel) await initBackend(requested, { threads: config.engine.threads }); // the plots and grid run here, after the workers
-      await finishRun(runDir, config, latestWeights(runDir, true).params, tokenizer, data, o.progress);
-    }
-    manifest.status = done ? "finished" : "interrupted";
-    manifest.finished = new Date().toISOString();
-    hashOutputs(runDir, manifest);
-    writeManifest(runDir, manifest);
     return { runDir, step: result.step, interrupted: result.interrupted, backend, config };
   } finally {
-    release();
+    release?.();
   }
 }
 

@@ -54,7 +54,8 @@ test("--devices 2 and --devices 1 give the same loss curve and parameters after 
   assert.ok(Math.sqrt(num / den) <= 1e-5, `parameters differ by ${Math.sqrt(num / den)} (relative L2)`);
   const m = JSON.parse(fs.readFileSync(path.join(dir, "two", "manifest.json"), "utf8")) as { backend: { workers: number; devices: string[] } };
   assert.equal(m.backend.workers, 2);
-  assert.deepEqual(m.backend.devices, ["cpu", "cpu"]);
+  assert.equal(m.backend.devices.length, 2);
+  for (const d of m.backend.devices) assert.match(d, /^cpu: \S/, "device names carry the CPU model");
 });
 
 test("--devices larger than the CPU cores is refused with exit 2", () => {

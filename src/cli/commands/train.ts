@@ -12,6 +12,7 @@ interface TrainOpts {
   resume?: string;
   devices?: string;
   untilStep?: string;
+  threads?: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -22,6 +23,7 @@ export function registerTrain(program: Command): void {
     .option("--run-dir <dir>", "run folder (default runs/<name>-<UTC time>)")
     .option("--resume <run>", "continue an interrupted run from its last checkpoint")
     .option("--devices <devices>", "N, auto, or a GPU list like 0,3,5 (default: train.devices)")
+    .option("--threads <n>", "CPU threads for this process (default: engine.threads)")
     .option("--until-step <k>", "stop after step K of the schedule with a checkpoint (continue later with --resume)")
     .action(async (config: string | undefined, opts: TrainOpts, cmd: Command) => {
       const g = globalOptions(cmd);
@@ -31,9 +33,11 @@ export function registerTrain(program: Command): void {
       if (opts.resume && opts.set.length) throw new UsageError("--set cannot change a run being resumed (its config.yaml is used as recorded)");
       const stopAt = opts.untilStep === undefined ? undefined : Number(opts.untilStep);
       if (stopAt !== undefined && !(Number.isInteger(stopAt) && stopAt > 0)) throw new UsageError(`--until-step ${opts.untilStep}: expected a positive whole number`);
+      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError(`--threads ${opts.threads}: expected a positive whole number`);
       const { runTraining } = await import("../../train/run.js"); // loaded lazily: tfjs is slow to import
       const r = await withInterrupt(rep, (signal) =>
-        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, progress: rep, signal, stopAt }),
+        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, threads, progress: rep, signal, stopAt }),
       );
       const resumeHint = `continue with: diffx train --resume ${r.runDir}`;
       const status = r.interrupted
