@@ -91,3 +91,17 @@ export function convGeometry(inShape: unknown, filterShape: unknown, attrs: tf.N
     padRight: info.padInfo.right,
   };
 }
+
+/** A 1×1, stride-1, unpadded conv: its gradients are plain matrix products over all pixels. */
+export function isPointwise(g: ConvGeometry): boolean {
+  return (
+    g.filterHeight === 1 &&
+    g.filterWidth === 1 &&
+    g.strideHeight === 1 &&
+    g.strideWidth === 1 &&
+    g.padTop === 0 &&
+    g.padBottom === 0 &&
+    g.padLeft === 0 &&
+    g.padRight === 0
+  );
+}

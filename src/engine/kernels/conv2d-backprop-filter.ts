@@ -15,21 +15,8 @@
  * (dyᵀ · x)ᵀ when dy has fewer channels, so the smaller operand is the one transposed).
  */
 import * as tf from "@tensorflow/tfjs";
-import { convGeometry, type ConvGeometry } from "./conv-geometry.js";
+import { convGeometry, isPointwise, type ConvGeometry } from "./conv-geometry.js";
 import { withKernelScope, type KernelScope } from "./kernel-scope.js";
-
-function isPointwise(g: ConvGeometry): boolean {
-  return (
-    g.filterHeight === 1 &&
-    g.filterWidth === 1 &&
-    g.strideHeight === 1 &&
-    g.strideWidth === 1 &&
-    g.padTop === 0 &&
-    g.padBottom === 0 &&
-    g.padLeft === 0 &&
-    g.padRight === 0
-  );
-}
 
 function pointwiseFilterGrad(s: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
   // The contraction runs over pixels, the leading axis of both operands, and the backends' fast
@@ -91,4 +78,3 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
   };
 }
 
-export { isPointwise };

@@ -18,8 +18,7 @@
  * A 1×1, stride-1, unpadded conv is a plain matrix product: dx = dy · wᵀ.
  */
 import * as tf from "@tensorflow/tfjs";
-import { convGeometry, type ConvGeometry } from "./conv-geometry.js";
-import { isPointwise } from "./conv2d-backprop-filter.js";
+import { convGeometry, isPointwise, type ConvGeometry } from "./conv-geometry.js";
 import { float32View, newFloat32 } from "./host-io.js";
 import { withKernelScope, type KernelScope } from "./kernel-scope.js";
 

@@ -142,7 +142,7 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
   if (typeof threads === "number" && threads > MAX_WASM_THREADS) {
     warnings.push(`wasm threads capped at ${MAX_WASM_THREADS} (asked for ${threads}): this tfjs build pre-starts ${MAX_WASM_THREADS} thread workers`);
   }
-  let threadsNow = 1;
+  let threadsNow = 0; // 0: not started yet
   if (wanted > 1) {
     const refusal = threadedRefusal(files, features);
     if (refusal !== null) {
@@ -154,14 +154,15 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
       } catch (err) {
         warnings.push(`wasm runs on 1 thread: multithreaded start failed (${messageOf(err)})`);
         await resetWasmBackend();
-        threadsNow = 1;
+        threadsNow = 0;
       }
     }
   }
-  if (threadsNow === 1) {
+  if (threadsNow === 0) {
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
     if ((await tf.setBackend("wasm")) !== true) throw new Error("tfjs-backend-wasm failed to initialise");
     checkArithmetic();
+    threadsNow = 1;
   }
   started = { threads: threadsNow, simd: features.simd, warnings: [] };
   return { threads: threadsNow, simd: features.simd, warnings };
