@@ -17,8 +17,8 @@ import { loadOnnxExport } from "../export/sidecar.js";
 import { defaultExportFile, latestStep, loadRunWeights, type RunInfo } from "./run-model.js";
 import { tfjsNetwork, type NetworkSession } from "./tfjs-network.js";
 
-export type EngineName = "tfjs" | "onnx";
-export const ENGINE_NAMES: readonly EngineName[] = ["tfjs", "onnx"];
+import type { EngineName } from "./engine-names.js";
+export { ENGINE_NAMES, type EngineName } from "./engine-names.js";
 
 /** What ran the network (for the output, samples.jsonl and the manifest). */
 export interface EngineInfo {

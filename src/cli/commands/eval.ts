@@ -1,9 +1,7 @@
 /** `diffx eval CONFIG [--folds K] [--parallel N] [--set k=v]… [--run-dir DIR]` / `diffx eval --resume EVALRUN`. */
 import type { Command } from "commander";
 import * as path from "node:path";
-import { runEval } from "../../eval/run-eval.js";
-import { headline } from "../../report/markdown.js";
-import { summaryTable, type Table } from "../../report/tables.js";
+import type { Table } from "../../report/tables.js";
 import { UsageError } from "../../errors.js";
 import { globalOptions } from "../context.js";
 import { withInterrupt } from "../interrupt.js";
@@ -42,6 +40,10 @@ export function registerEval(program: Command): void {
     .option("--resume <evalrun>", "continue an interrupted eval run with its recorded config")
     .option("--fresh", "start a new eval run even if one with the same config exists")
     .action(async (config: string | undefined, opts: EvalOpts, cmd: Command) => {
+      // loaded here, not at start-up: they pull in tfjs and onnxruntime
+      const { runEval } = await import("../../eval/run-eval.js");
+      const { headline } = await import("../../report/markdown.js");
+      const { summaryTable } = await import("../../report/tables.js");
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
       const folds = positiveInt("--folds", opts.folds);

@@ -4,8 +4,7 @@
  * checkpoint yet.
  */
 import type { Command } from "commander";
-import { ONNX_IR_VERSION, ONNX_OPSET } from "../../nn/onnx-graph.js";
-import { exportRun } from "../../sample/export-run.js";
+
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
 
@@ -21,7 +20,10 @@ export function registerExport(program: Command): void {
     .option("--out <file>", "output .onnx file, or a folder for model.onnx (default RUN/export/model.onnx)")
     .option("--ema", "export the EMA weights (default: as the run samples, sample.ema)")
     .option("--no-ema", "export the raw (non-EMA) weights")
-    .action((run: string, opts: ExportOpts, cmd: Command) => {
+    .action(async (run: string, opts: ExportOpts, cmd: Command) => {
+      // loaded here, not at start-up: they pull in tfjs and the ONNX protobuf bindings
+      const { ONNX_IR_VERSION, ONNX_OPSET } = await import("../../nn/onnx-graph.js");
+      const { exportRun } = await import("../../sample/export-run.js");
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
       const r = exportRun({ run, out: opts.out, ema: opts.ema });

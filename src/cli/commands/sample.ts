@@ -2,8 +2,8 @@
 import { Option, type Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { SAMPLER_NAMES, type SamplerName } from "../../diffusion/samplers/types.js";
-import { ENGINE_NAMES, type EngineName } from "../../sample/network.js";
-import { sampleRun, type SampleRunResult } from "../../sample/sample-run.js";
+import { ENGINE_NAMES, type EngineName } from "../../sample/engine-names.js";
+import type { SampleRunResult } from "../../sample/sample-run.js";
 import { globalOptions } from "../context.js";
 import { withInterrupt } from "../interrupt.js";
 import { Reporter } from "../output.js";
@@ -53,6 +53,7 @@ export function registerSample(program: Command): void {
     .option("--batch-size <n>", "samples per network call")
     .option("--out <dir>", "output folder (new or empty; default RUN/samples/<sampler>-<steps>-seed<seed>)")
     .action(async (run: string, opts: SampleOpts, cmd: Command) => {
+      const { sampleRun } = await import("../../sample/sample-run.js"); // loads tfjs: not at start-up
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
       const r = await withInterrupt(rep, (signal) =>

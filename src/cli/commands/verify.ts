@@ -63,7 +63,7 @@ export function registerVerify(program: Command): void {
       const steps = parseSteps(opts.steps);
       // loaded lazily: the re-runs pull in tfjs
       const { verifyRun } = await import("../../runs/verify.js");
-      const { stageRunners } = await import("./verify-stages.js");
+      const { stageRunners } = await import("../../verify/stage-runners.js");
       const r = await withInterrupt(rep, (signal) => verifyRun({ run, stage: opts.stage, steps, backend: g.backend, progress: rep, signal, runners: stageRunners }));
       const text = formatVerifyReport(r);
       rep.result(text, r);

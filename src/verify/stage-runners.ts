@@ -6,16 +6,16 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadConfig } from "../../config/load.js";
-import { buildDataset, openDataset } from "../../data/build.js";
-import { loadDataset, verifyDataset } from "../../data/dataset.js";
-import { RuntimeFailure } from "../../errors.js";
-import { Tokenizer } from "../../model/tokenizer.js";
-import { RUN_FILES } from "../../runs/folder.js";
-import type { StageRunners } from "../../runs/verify.js";
-import { latestWeights } from "../../train/checkpoint.js";
-import { TIMING_FIELDS } from "../../train/metrics-log.js";
-import { subset } from "../../train/training-set.js";
+import { loadConfig } from "../config/load.js";
+import { buildDataset, openDataset } from "../data/build.js";
+import { loadDataset, verifyDataset } from "../data/dataset.js";
+import { RuntimeFailure } from "../errors.js";
+import { Tokenizer } from "../model/tokenizer.js";
+import { RUN_FILES } from "../runs/folder.js";
+import type { StageRunners } from "../runs/verify.js";
+import { latestWeights } from "../train/checkpoint.js";
+import { TIMING_FIELDS } from "../train/metrics-log.js";
+import { subset } from "../train/training-set.js";
 
 function readJson(file: string): unknown {
   try {
@@ -39,26 +39,26 @@ export const stageRunners: StageRunners = {
   },
 
   async startBackend(name, config) {
-    const { initBackend } = await import("../../engine/backend.js");
+    const { initBackend } = await import("../engine/backend.js");
     const b = await initBackend(name ?? config.engine.backend, { threads: config.engine.threads });
     return { name: b.name, version: b.version, threads: b.threads, workers: 1 };
   },
 
   async train(o) {
-    const { runTraining } = await import("../../train/run.js");
+    const { runTraining } = await import("../train/run.js");
     const r = await runTraining({ configFile: o.configFile, runDir: o.runDir, cwd: o.cwd, backend: o.backend, devices: o.devices, stopAt: o.stopAt, finish: o.finish, progress: o.progress, signal: o.signal });
     return { step: r.step, interrupted: r.interrupted };
   },
 
   async sampleGrid(o) {
-    const { SPLIT_FILE, TOKENIZER_FILE, writeSampleGrid } = await import("../../train/run.js");
-    const { loadTrainingSet } = await import("../../train/load-training-set.js");
+    const { writeSampleGrid } = await import("../train/run.js");
+    const { loadTrainingSet } = await import("../train/load-training-set.js");
     const { config } = loadConfig(path.join(o.runDir, RUN_FILES.config));
     const R = config.model.resolution;
     const all = await loadTrainingSet(openDataset(config.dataset, { cwd: o.cwd, progress: o.progress }), R);
-    const split = readJson(path.join(o.runDir, SPLIT_FILE)) as { train: number[] };
+    const split = readJson(path.join(o.runDir, RUN_FILES.split)) as { train: number[] };
     const data = subset(all, split.train, R);
-    const tokFile = path.join(o.runDir, TOKENIZER_FILE);
+    const tokFile = path.join(o.runDir, RUN_FILES.tokenizer);
     const tokenizer = config.model.conditioning === "text" ? Tokenizer.fromJSON(readJson(tokFile), tokFile) : null;
     const { step, params } = latestWeights(o.runDir, true);
     await writeSampleGrid(o.file, config, params, tokenizer, data);
@@ -66,7 +66,7 @@ export const stageRunners: StageRunners = {
   },
 
   async evalRun(o) {
-    const { runEval } = await import("../../eval/index.js"); // only eval runs need it
+    const { runEval } = await import("../eval/index.js"); // only eval runs need it
     const r = await runEval({ configFile: path.join(o.runDir, RUN_FILES.config), runDir: o.outDir, fresh: true, cwd: o.cwd, backend: o.backend, progress: o.progress, signal: o.signal });
     return { interrupted: r.interrupted };
   },
