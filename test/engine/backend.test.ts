@@ -33,6 +33,7 @@ test("probeBackends reports tensorflow missing, wasm and cpu usable, and starts 
   assert.equal(wasm!.details?.["simd"], wasmFeatures().simd);
   assert.equal(cpu!.usable, true);
   assert.equal(tf.engine().registry["wasm"], undefined, "probing must not start the wasm backend");
+  assert.equal(tf.findBackendFactory("wasm"), null, "nor register it (tfjs would then start it by itself, single-threaded)");
 });
 
 let auto: BackendReport;

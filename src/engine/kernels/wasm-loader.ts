@@ -20,7 +20,6 @@
  * failure falls back to the stock single-threaded backend, with the reason in `warnings`.
  */
 import * as tf from "@tensorflow/tfjs";
-import * as tfwasm from "@tensorflow/tfjs-backend-wasm";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
@@ -37,6 +36,19 @@ const WASM_PRIORITY = 2;
 const BINARIES = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"] as const;
 
 const requireHere = createRequire(import.meta.url);
+
+type TfWasm = typeof import("@tensorflow/tfjs-backend-wasm");
+let tfwasmModule: TfWasm | null = null;
+
+/**
+ * The tfjs-backend-wasm module, imported on first use: importing it registers the "wasm" backend
+ * with tfjs (priority above cpu), and tfjs would then start it on its own (single-threaded) the
+ * first time anything touches a tensor. Until `startWasm` runs, diffx keeps it unregistered.
+ */
+async function tfwasm(): Promise<TfWasm> {
+  tfwasmModule ??= await import("@tensorflow/tfjs-backend-wasm");
+  return tfwasmModule;
+}
 
 export interface WasmFiles {
   /** Folder holding the .wasm binaries (the package's dist/). */
@@ -57,7 +69,10 @@ export function locateWasmFiles(): WasmFiles {
   for (const name of BINARIES) {
     if (!fs.existsSync(path.join(distDir, name))) throw new Error(`${name} not found in ${distDir}`);
   }
-  return { distDir, packageDir: path.dirname(distDir), version: tfwasm.version_wasm };
+  const packageDir = path.dirname(distDir);
+  const json: unknown = JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8"));
+  const version = (json as { version?: unknown }).version;
+  return { distDir, packageDir, version: typeof version === "string" ? version : "unknown" };
 }
 
 export interface WasmFeatures {
@@ -133,8 +148,9 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
     return { ...started, warnings };
   }
   const files = locateWasmFiles();
+  const wasm = await tfwasm();
   if (!pathsSet) {
-    tfwasm.setWasmPaths(files.distDir + path.sep);
+    wasm.setWasmPaths(files.distDir + path.sep);
     pathsSet = true;
   }
   const features = wasmFeatures();
@@ -149,11 +165,11 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
       warnings.push(`wasm runs on 1 thread: ${refusal}`);
     } else {
       try {
-        threadsNow = await startThreaded(files, wanted);
+        threadsNow = await startThreaded(wasm, files, wanted);
         if (threadsNow < wanted) warnings.push(`wasm asked for ${wanted} threads but XNNPACK started ${threadsNow}`);
       } catch (err) {
         warnings.push(`wasm runs on 1 thread: multithreaded start failed (${messageOf(err)})`);
-        await resetWasmBackend();
+        await resetWasmBackend(wasm);
         threadsNow = 0;
       }
     }
@@ -229,7 +245,7 @@ interface WorkerLike {
 type WorkerClass = new (...args: never[]) => WorkerLike;
 
 /** Start wasm with `threads` XNNPACK threads; returns the count it got. Throws on any failure (caller resets). */
-async function startThreaded(files: WasmFiles, threads: number): Promise<number> {
+async function startThreaded(wasm: TfWasm, files: WasmFiles, threads: number): Promise<number> {
   const workerScript = writeWorkerScript(files);
   const workerThreads = requireHere("node:worker_threads") as { Worker: WorkerClass };
   const OriginalWorker = workerThreads.Worker;
@@ -248,7 +264,7 @@ async function startThreaded(files: WasmFiles, threads: number): Promise<number>
   let ok = false;
   try {
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
-    tfwasm.setThreadsCount(threads);
+    wasm.setThreadsCount(threads);
     URL.createObjectURL = (obj: Blob) => (obj instanceof Blob && obj.type === "application/javascript" ? workerScript : originalCreateObjectURL(obj));
     osModule.cpus = () => {
       const real = originalCpus();
@@ -272,7 +288,7 @@ async function startThreaded(files: WasmFiles, threads: number): Promise<number>
     // Emscripten ref()s a worker while a pthread runs on it, and XNNPACK's pool threads run
     // forever: without this the process would never exit on its own.
     for (const w of workers) w.unref();
-    return tfwasm.getThreadsCount();
+    return wasm.getThreadsCount();
   } catch (err) {
     await Promise.allSettled(workers.map((w) => w.terminate()));
     throw err;
@@ -287,7 +303,7 @@ async function startThreaded(files: WasmFiles, threads: number): Promise<number>
 }
 
 /** A failed start leaves tfjs with a broken "wasm" entry: drop it and register the package's factory again. */
-async function resetWasmBackend(): Promise<void> {
+async function resetWasmBackend(wasm: TfWasm): Promise<void> {
   const factory = tf.findBackendFactory("wasm");
   if (factory === null || factory === undefined) throw new Error("tfjs-backend-wasm did not register its backend factory");
   try {
@@ -297,7 +313,7 @@ async function resetWasmBackend(): Promise<void> {
   }
   tf.registerBackend("wasm", factory, WASM_PRIORITY);
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
-  tfwasm.setThreadsCount(1);
+  wasm.setThreadsCount(1);
 }
 
 /** A freshly started backend must compute a known matrix product exactly (small integers). */
