@@ -14,12 +14,24 @@ export function setWriteFaultInjector(fn: ((target: string) => void) | null): vo
   faultInjector = fn;
 }
 
-function describeWriteError(target: string, err: unknown): RuntimeFailure {
+/** A failed write, with the system error code (ENOSPC, EACCES…) for callers that say more. */
+export class WriteFailure extends RuntimeFailure {
+  constructor(
+    message: string,
+    readonly target: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+function describeWriteError(target: string, err: unknown): WriteFailure {
   const e = err as NodeJS.ErrnoException;
-  if (e && e.code === "ENOSPC") return new RuntimeFailure(`disk full while writing ${target} (ENOSPC); the previous file, if any, is unchanged`);
-  if (e && (e.code === "EACCES" || e.code === "EPERM")) return new RuntimeFailure(`permission denied writing ${target}`);
-  if (e && e.code === "EROFS") return new RuntimeFailure(`read-only file system: cannot write ${target}`);
-  return new RuntimeFailure(`cannot write ${target}: ${e && e.message ? e.message : String(err)}`);
+  const code = e && typeof e.code === "string" ? e.code : undefined;
+  if (code === "ENOSPC" || code === "EDQUOT") return new WriteFailure(`disk full while writing ${target} (${code}); the previous file, if any, is unchanged`, target, code);
+  if (code === "EACCES" || code === "EPERM") return new WriteFailure(`permission denied writing ${target}`, target, code);
+  if (code === "EROFS") return new WriteFailure(`read-only file system: cannot write ${target}`, target, code);
+  return new WriteFailure(`cannot write ${target}: ${e && e.message ? e.message : String(err)}`, target, code);
 }
 
 /** Write `data` to `target` atomically (temp file + fsync + rename). Creates parent folders. */

@@ -19,9 +19,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import { registerEngineKernels } from "./kernels/register.js";
-import { compileWasmFile, locateWasmFiles, PINNED_VERSION, startWasm, wasmFeatures, wasmStarted, type WasmFeatures } from "./kernels/wasm-loader.js";
+import { autoThreads, compileWasmFile, locateWasmFiles, PINNED_VERSION, startWasm, wasmFeatures, wasmStarted, type WasmFeatures } from "./kernels/wasm-loader.js";
 
-export { wasmFeatures, type WasmFeatures };
+export { autoThreads, wasmFeatures, type WasmFeatures };
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 export type BackendRequest = "auto" | BackendName;
@@ -191,7 +191,10 @@ function tryBackend(name: BackendName, threads: "auto" | number): Promise<Backen
 
 /**
  * Select and start the tfjs backend. `requested` comes from `--backend` / `engine.backend`;
- * `opts.threads` from `engine.threads` (wasm only; "auto" = all logical CPUs).
+ * `opts.threads` from `engine.threads` (wasm only; "auto" = all logical CPUs up to 8, or 1 when
+ * the machine is already busy; a number is used as given, up to 8). The thread count is fixed
+ * by the first wasm start in a process. Worker processes that split a batch between them should
+ * ask for 1 thread each.
  * Throws UsageError for an unknown name or bad thread count, RuntimeFailure when a forced
  * backend (or, for auto, every backend) cannot be used.
  */

@@ -33,6 +33,8 @@ export function writePng(file: string, img: Image): void {
 
 /** Decode PNG bytes to RGB (or grey when `channels` is 1). */
 export function decodePng(bytes: Uint8Array, channels: 1 | 3 = 3, name = "<png>"): Image {
+  if (bytes.length === 0) throw new UsageError(`${name}: not a readable PNG (empty file, 0 bytes)`);
+  checkPngSize(bytes, name);
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -40,6 +42,15 @@ export function decodePng(bytes: Uint8Array, channels: 1 | 3 = 3, name = "<png>"
     throw new UsageError(`${name}: not a readable PNG (${(err as Error).message})`);
   }
   return fromRgba(png.data, png.width, png.height, channels);
+}
+
+/** Refuse a PNG whose header claims more than MAX_INPUT_PIXELS before anything is allocated. */
+function checkPngSize(bytes: Uint8Array, name: string): void {
+  const isPng = bytes.length >= 24 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  if (!isPng) return; // pngjs reports what is wrong
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getUint32(16), height = view.getUint32(20);
+  if (width * height > MAX_INPUT_PIXELS) throw new UsageError(`${name}: image too large (${width}×${height} pixels, more than ${MAX_INPUT_PIXELS}); refusing to decode`);
 }
 
 export function readPng(file: string, channels: 1 | 3 = 3): Image {
@@ -57,6 +68,16 @@ export const MAX_INPUT_PIXELS = 8192 * 8192;
 
 /** Decode any image sharp understands (PNG, JPEG, WebP…) to RGB or grey. */
 export async function readAnyImage(file: string, channels: 1 | 3 = 3): Promise<Image> {
+  let size: number;
+  try {
+    const st = fs.statSync(file);
+    if (st.isDirectory()) throw new UsageError(`${file}: is a folder, not an image`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${file}: file not found or not readable`);
+  }
+  if (size === 0) throw new UsageError(`${file}: not a readable image (empty file, 0 bytes)`);
   try {
     const { data, info } = await sharp(file, { limitInputPixels: MAX_INPUT_PIXELS, failOn: "error" })
       .removeAlpha()
@@ -80,7 +101,7 @@ export async function readAnyImage(file: string, channels: 1 | 3 = 3): Promise<I
     const msg = (err as Error).message || String(err);
     if (/pixel limit/i.test(msg)) throw new UsageError(`${file}: image too large (more than ${MAX_INPUT_PIXELS} pixels); refusing to decode`);
     if ((err as NodeJS.ErrnoException).code === "ENOENT" || /missing|no such file/i.test(msg)) throw new UsageError(`${file}: file not found`);
-    throw new UsageError(`${file}: not a readable image (${msg.split("\n")[0]})`);
+    throw new UsageError(`${file}: not a readable image (${msg.split("\n")[0].replace(/[:\s]+$/, "")})`);
   }
 }
 

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, probeBackends, wasmFeatures, type BackendReport } from "../../src/engine/backend.js";
+import { autoThreads, initBackend, probeBackends, wasmFeatures, type BackendReport } from "../../src/engine/backend.js";
 import { RuntimeFailure, UsageError } from "../../src/errors.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -51,9 +51,9 @@ test("auto picks wasm here and reports why tensorflow was skipped (after a probe
   );
   assert.match(auto.skipped[0]!.reason, /tfjs-node-gpu: not installed; tfjs-node: not installed/);
   assert.ok(auto.threads >= 1);
-  // Either all logical CPUs (capped at 8) or a warning saying why not.
+  // Either all logical CPUs (capped at 8) or a warning saying why not (busy machine, failed start).
   const wanted = Math.min(8, os.availableParallelism());
-  assert.ok(auto.threads === wanted || auto.warnings.some((w) => /thread/.test(w)), JSON.stringify(auto));
+  assert.ok(auto.threads === wanted || auto.warnings.some((w) => /wasm runs on 1 thread/.test(w)), JSON.stringify(auto));
   assert.deepEqual(auto.kernels, ["Conv2DBackpropFilter", "Conv2DBackpropInput"]);
 });
 
@@ -68,6 +68,16 @@ test("a forced tensorflow backend that is not installed fails naming why", async
     },
   );
   assert.equal(tf.getBackend(), "wasm", "a failed request leaves the running backend alone");
+});
+
+test('threads "auto": all CPUs up to 8, but 1 (with the reason) when the machine is already busy', () => {
+  assert.deepEqual(autoThreads(2, 0.3), { threads: 2 });
+  assert.deepEqual(autoThreads(2, 1.9), { threads: 2 });
+  assert.deepEqual(autoThreads(16, 3), { threads: 8 });
+  assert.deepEqual(autoThreads(1, 5), { threads: 1 });
+  const busy = autoThreads(2, 2.0);
+  assert.equal(busy.threads, 1);
+  assert.match(busy.reason ?? "", /busy \(1-minute load 2\.0 on 2 CPUs\).*engine\.threads/);
 });
 
 test("an unknown backend name or a bad thread count is a usage error", async () => {

@@ -15,7 +15,8 @@ const TOLERANCE = 1e-4;
 let wasm: BackendReport;
 
 before(async () => {
-  wasm = await initBackend("wasm", { threads: "auto" });
+  // 2 threads even on a busy machine ("auto" would pick 1): the threaded path is the harder one.
+  wasm = await initBackend("wasm", { threads: 2 });
 });
 
 /** y, dx, dfilter of loss = Σ y·dy through tfjs's own conv2d gradient (the path training uses). */
@@ -34,6 +35,7 @@ test("wasm is running with our conv backprop kernels", () => {
   assert.equal(tf.getBackend(), "wasm");
   assert.ok(wasm.kernels?.includes("Conv2DBackpropFilter"));
   assert.ok(wasm.kernels?.includes("Conv2DBackpropInput"));
+  assert.ok(wasm.threads === 2 || wasm.warnings.some((w) => /1 thread/.test(w)), JSON.stringify(wasm));
 });
 
 for (const c of convCases()) {

@@ -18,6 +18,7 @@
  * Every patch is undone when the backend has started. All of this touches tfjs internals, so it
  * runs only on the exact tfjs-backend-wasm version it was written for (PINNED_VERSION); any
  * failure falls back to the stock single-threaded backend, with the reason in `warnings`.
+ * `threads: "auto"` uses every CPU unless the machine is already busy (see autoThreads).
  */
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
@@ -129,20 +130,40 @@ export interface WasmStart {
 let started: WasmStart | null = null;
 let pathsSet = false;
 
-/** Threads wanted for `threads`: "auto" = all logical CPUs, capped at MAX_WASM_THREADS. */
-export function resolveThreads(threads: "auto" | number): number {
-  if (threads === "auto") return Math.max(1, Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+/**
+ * What "auto" means: every logical CPU (at most MAX_WASM_THREADS), unless the machine is already
+ * fully busy (1-minute load average ≥ CPUs). Measured on the 2-core reference machine while
+ * other jobs ran (load ≈ 10): a training step of the bench network took 6.8–7.1 s with 2
+ * threads against 4.3 s with 1, and used 30 % more CPU — XNNPACK's threads wait for each other
+ * at every op, and a thread that loses its core stalls the rest. On an idle machine 2 threads
+ * are 1.2–1.7× faster (ENGINE-NOTES). Results are bit-identical either way.
+ */
+export function autoThreads(cpus: number, load: number): { threads: number; reason?: string } {
+  const all = Math.max(1, Math.min(MAX_WASM_THREADS, cpus));
+  if (all > 1 && load >= cpus) {
+    return {
+      threads: 1,
+      reason: `wasm runs on 1 thread: the machine is busy (1-minute load ${load.toFixed(1)} on ${cpus} CPUs), where more threads only contend; set engine.threads to force a count`,
+    };
+  }
+  return { threads: all };
+}
+
+/** Threads wanted for `threads` ("auto": see autoThreads), capped at MAX_WASM_THREADS, and why when "auto" chose fewer. */
+export function resolveThreads(threads: "auto" | number): { threads: number; reason?: string } {
+  if (threads === "auto") return autoThreads(os.availableParallelism(), os.loadavg()[0] ?? 0);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be "auto" or a positive integer, got ${String(threads)}`);
-  return Math.min(MAX_WASM_THREADS, threads);
+  return { threads: Math.min(MAX_WASM_THREADS, threads) };
 }
 
 /** Make tfjs-backend-wasm the active backend. Only the first call picks the thread count. */
 export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
-  const wanted = resolveThreads(threads);
+  const resolved = resolveThreads(threads);
+  const wanted = resolved.threads;
   if (started !== null) {
     if ((await tf.setBackend("wasm")) !== true) throw new Error("the wasm backend, started earlier in this process, can no longer be selected");
     const warnings =
-      wanted === started.threads
+      threads === "auto" || wanted === started.threads
         ? []
         : [`wasm already started in this process with ${started.threads} thread(s); the thread count cannot change until restart`];
     return { ...started, warnings };
@@ -154,7 +175,7 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
     pathsSet = true;
   }
   const features = wasmFeatures();
-  const warnings: string[] = [];
+  const warnings: string[] = resolved.reason === undefined ? [] : [resolved.reason];
   if (typeof threads === "number" && threads > MAX_WASM_THREADS) {
     warnings.push(`wasm threads capped at ${MAX_WASM_THREADS} (asked for ${threads}): this tfjs build pre-starts ${MAX_WASM_THREADS} thread workers`);
   }
