@@ -93,6 +93,7 @@ export function openDataset(cfg: DatasetConfig, opts: OpenOptions = {}): Dataset
   if (cfg.kind === "folder") {
     if (cfg.path === undefined) throw new UsageError("dataset.path: required when dataset.kind is 'folder'");
     dir = path.resolve(opts.cwd ?? process.cwd(), cfg.path);
+    if (!fs.existsSync(dir)) throw new UsageError(`dataset.path: ${dir}: dataset folder not found (create it with 'diffx data import')`);
   } else {
     dir = defaultDatasetDir(cfg, opts.cwd);
     if (!fs.existsSync(dir)) buildDataset(cfg, dir, { progress: opts.progress });

@@ -4,7 +4,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { UsageError } from "../errors.js";
+import { RuntimeFailure, UsageError } from "../errors.js";
+import { inUseError, lockOwner, LOCK_FILE } from "./lock.js";
 
 export const RUN_FILES = {
   config: "config.yaml",
@@ -14,7 +15,7 @@ export const RUN_FILES = {
   samples: "samples",
   plots: "plots",
   eval: "eval",
-  lock: ".lock",
+  lock: LOCK_FILE,
   split: "split.json",
   tokenizer: "tokenizer.json",
 } as const;
@@ -31,24 +32,43 @@ function utcStamp(d: Date): string {
 export function createRunDir(runsRoot: string, name: string, explicitDir?: string, now: Date = new Date()): string {
   if (explicitDir) {
     const dir = path.resolve(explicitDir);
-    if (fs.existsSync(path.join(dir, RUN_FILES.manifest)) || fs.existsSync(path.join(dir, RUN_FILES.config))) {
-      throw new UsageError(`${dir}: already holds a run; choose another --run-dir or use --resume`);
-    }
-    fs.mkdirSync(dir, { recursive: true });
+    checkRunDirFree(dir);
+    mkdir(dir, true);
     return dir;
   }
-  fs.mkdirSync(runsRoot, { recursive: true });
+  mkdir(runsRoot, true);
   const base = path.join(runsRoot, `${name}-${utcStamp(now)}`);
   for (let n = 1; n < 10000; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
-    try {
-      fs.mkdirSync(dir);
-      return path.resolve(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
+    if (mkdir(dir, false)) return path.resolve(dir);
   }
   throw new UsageError(`${runsRoot}: cannot find a free run folder name for ${name}`);
+}
+
+/** mkdir with a clear message; false when `dir` exists and `existingOk` is false. */
+function mkdir(dir: string, existingOk: boolean): boolean {
+  try {
+    fs.mkdirSync(dir, { recursive: existingOk });
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && !existingOk) return false;
+    if (code === "ENOSPC") throw new RuntimeFailure(`disk full while creating ${dir} (ENOSPC)`);
+    if (code === "EEXIST" || code === "ENOTDIR") throw new UsageError(`${dir}: a file is in the way of the run folder`);
+    throw new RuntimeFailure(`cannot create ${dir} (${code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Refuse a folder that another diffx process is writing (naming its pid) or that already holds
+ * a run. A missing folder, or one without a run yet (e.g. prepared by eval), is free.
+ */
+export function checkRunDirFree(dir: string): void {
+  const owner = fs.existsSync(dir) ? lockOwner(dir) : null;
+  if (owner !== null) throw inUseError(dir, owner);
+  if (fs.existsSync(path.join(dir, RUN_FILES.manifest)) || fs.existsSync(path.join(dir, RUN_FILES.config))) {
+    throw new UsageError(`${dir}: already holds a run; choose another --run-dir or use --resume`);
+  }
 }
 
 /** A run folder that must exist and hold a run. */

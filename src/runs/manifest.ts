@@ -108,7 +108,7 @@ export function readManifest(runDir: string): RunManifest {
     data = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new RuntimeFailure(code === "ENOENT" ? `${file}: missing run manifest` : `${file}: unreadable run manifest (${(err as Error).message})`);
+    throw new RuntimeFailure(code === "ENOENT" ? `${file}: missing run manifest (the run never got past its start; remove ${runDir} and start a new run)` : `${file}: unreadable run manifest (${(err as Error).message})`);
   }
   const m = data as Partial<RunManifest>;
   if (!m || m.format !== RUN_MANIFEST_FORMAT || typeof m.outputs !== "object") throw new RuntimeFailure(`${file}: not a ${RUN_MANIFEST_FORMAT} manifest`);
@@ -119,14 +119,21 @@ export function writeManifest(runDir: string, m: RunManifest): void {
   writeJsonAtomic(manifestPath(runDir), m);
 }
 
+/** Temp files and folders of atomic writes (`.name.tmp-…`) and discarded checkpoints (`.trash-…`). */
+function isScratch(name: string): boolean {
+  return name.includes(".tmp-") || name.startsWith(".trash-");
+}
+
 /** Every file under the run folder (relative, sorted), except the manifest itself, the lock and temp files. */
 export function listOutputs(runDir: string, under = ""): string[] {
   const out: string[] = [];
   const walk = (rel: string): void => {
     for (const e of fs.readdirSync(path.join(runDir, rel), { withFileTypes: true })) {
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r);
-      else if (e.isFile() && r !== RUN_FILES.manifest && r !== RUN_FILES.lock && !e.name.includes(".tmp-")) out.push(r);
+      if (e.isDirectory()) {
+        // half-written or discarded folders (checkpoints/.step-N.tmp-PID, .trash-…) are not outputs
+        if (!isScratch(e.name)) walk(r);
+      } else if (e.isFile() && r !== RUN_FILES.manifest && r !== RUN_FILES.lock && !isScratch(e.name)) out.push(r);
     }
   };
   if (fs.existsSync(path.join(runDir, under))) walk(under);

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
+import { WriteFailure, writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { RuntimeFailure } from "../errors.js";
 import type { ParamMap } from "../model/params.js";
 
@@ -63,12 +63,19 @@ function unpackTensors(binFile: string, indexFile: string): ParamMap {
   } catch (err) {
     throw new RuntimeFailure(`${path.dirname(binFile)}: unreadable checkpoint (${(err as Error).message})`);
   }
+  if (typeof index !== "object" || index === null) throw new RuntimeFailure(`${indexFile}: not a checkpoint index`);
+  const entries = Object.entries(index);
+  for (const [name, e] of entries) {
+    const ok = e && Array.isArray(e.shape) && e.shape.every((d) => Number.isInteger(d) && d >= 0) && Number.isInteger(e.offset) && e.offset >= 0 && Number.isInteger(e.length) && e.shape.reduce((a, b) => a * b, 1) === e.length;
+    if (!ok) throw new RuntimeFailure(`${indexFile}: bad entry for parameter ${name}`);
+  }
+  const expected = 4 * entries.reduce((end, [, e]) => Math.max(end, e.offset + e.length), 0);
+  if (buf.byteLength !== expected) {
+    throw new RuntimeFailure(`${binFile}: ${buf.byteLength < expected ? "truncated" : "damaged"} checkpoint (${buf.byteLength} bytes, the index needs ${expected})`);
+  }
   const floats = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const out: ParamMap = new Map();
-  for (const [name, e] of Object.entries(index)) {
-    if (e.offset + e.length > floats.length) throw new RuntimeFailure(`${binFile}: truncated checkpoint (parameter ${name})`);
-    out.set(name, { shape: e.shape, data: floats.slice(e.offset, e.offset + e.length) });
-  }
+  for (const [name, e] of entries) out.set(name, { shape: e.shape, data: floats.slice(e.offset, e.offset + e.length) });
   return out;
 }
 
@@ -76,24 +83,56 @@ export function checkpointDir(runDir: string, step: number): string {
   return path.join(runDir, "checkpoints", `step-${step}`);
 }
 
-/** Write a checkpoint atomically (temp folder + rename) and prune old ones (the newest KEEP stay). */
+/**
+ * Write a checkpoint atomically (temp folder + rename) and prune old ones (the newest KEEP
+ * stay). A folder is only ever renamed away before it is deleted, so a crash at any moment
+ * leaves every `step-N` folder complete; temp and trash folders left by a killed process are
+ * removed on the next write (the run lock guarantees there is no other writer).
+ */
 export function writeCheckpoint(runDir: string, ckpt: Omit<Checkpoint, "dir">): string {
   const root = path.join(runDir, "checkpoints");
   const final = checkpointDir(runDir, ckpt.state.step);
   const tmp = path.join(root, `.step-${ckpt.state.step}.tmp-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  for (const [name, map] of [["params", ckpt.params], ["ema", ckpt.ema], ["adam_m", ckpt.adamM], ["adam_v", ckpt.adamV]] as const) {
-    const { bin, index } = packTensors(map);
-    writeFileAtomic(path.join(tmp, `${name}.bin`), bin);
-    writeJsonAtomic(path.join(tmp, `${name}.json`), index);
+  try {
+    fs.mkdirSync(root, { recursive: true });
+    removeLeftovers(root);
+    fs.mkdirSync(tmp, { recursive: true });
+    for (const [name, map] of [["params", ckpt.params], ["ema", ckpt.ema], ["adam_m", ckpt.adamM], ["adam_v", ckpt.adamV]] as const) {
+      const { bin, index } = packTensors(map);
+      writeFileAtomic(path.join(tmp, `${name}.bin`), bin);
+      writeJsonAtomic(path.join(tmp, `${name}.json`), index);
+    }
+    // state.json last: a folder with state.json holds every tensor file
+    writeJsonAtomic(path.join(tmp, "state.json"), ckpt.state);
+    if (fs.existsSync(final)) discard(root, final);
+    fs.renameSync(tmp, final);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const code = err instanceof WriteFailure ? err.code : (err as NodeJS.ErrnoException).code;
+    const previous = listCheckpoints(runDir);
+    const kept = previous.length ? `the previous checkpoint (step ${previous[previous.length - 1]}) is intact` : "no earlier checkpoint exists";
+    if (code === "ENOSPC" || code === "EDQUOT") throw new RuntimeFailure(`disk full while writing checkpoint ${final} (${code}); ${kept}. Free some space, then continue with --resume`);
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RuntimeFailure(`cannot write checkpoint ${final} (${why}); ${kept}`);
   }
-  writeJsonAtomic(path.join(tmp, "state.json"), ckpt.state);
-  fs.rmSync(final, { recursive: true, force: true });
-  fs.renameSync(tmp, final);
   const steps = listCheckpoints(runDir);
-  for (const s of steps.slice(0, Math.max(0, steps.length - KEEP))) fs.rmSync(checkpointDir(runDir, s), { recursive: true, force: true });
+  for (const s of steps.slice(0, Math.max(0, steps.length - KEEP))) discard(root, checkpointDir(runDir, s));
   return final;
+}
+
+const LEFTOVER = /^\.(step-\d+\.tmp-\d+|trash-.+)$/;
+
+/** Rename a checkpoint folder out of sight (one atomic step), then delete it. */
+function discard(root: string, dir: string): void {
+  const trash = path.join(root, `.trash-${path.basename(dir)}-${process.pid}`);
+  fs.rmSync(trash, { recursive: true, force: true });
+  fs.renameSync(dir, trash);
+  fs.rmSync(trash, { recursive: true, force: true });
+}
+
+/** Temp and trash folders of an earlier, killed writer. */
+function removeLeftovers(root: string): void {
+  for (const name of fs.readdirSync(root)) if (LEFTOVER.test(name)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
 }
 
 /** Complete checkpoint steps, ascending. */
@@ -116,7 +155,7 @@ export function readCheckpoint(dir: string): Checkpoint {
   } catch (err) {
     throw new RuntimeFailure(`${dir}: unreadable checkpoint state (${(err as Error).message})`);
   }
-  if (state.format !== CHECKPOINT_FORMAT) throw new RuntimeFailure(`${dir}: not a ${CHECKPOINT_FORMAT} checkpoint`);
+  if (typeof state !== "object" || state === null || state.format !== CHECKPOINT_FORMAT) throw new RuntimeFailure(`${dir}: not a ${CHECKPOINT_FORMAT} checkpoint`);
   const load = (name: string) => unpackTensors(path.join(dir, `${name}.bin`), path.join(dir, `${name}.json`));
   return { dir, state, params: load("params"), ema: load("ema"), adamM: load("adam_m"), adamV: load("adam_v") };
 }

@@ -116,8 +116,11 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   const vlbT = Array.from({ length: vlbCount }, (_, k) => Math.floor(((k + 0.5) * schedule.T) / vlbCount));
   const vlbNoise = new Rng(config.seed, "vlb").normals(vlbCount * R * R * 3);
 
+  // the step the newest checkpoint on disk holds (a resumed run starts from one)
+  let savedStep = o.resumeFrom ? step : -1;
   const saveCheckpoint = (lastLoss: number | null): void => {
-    if (reducer.rank !== 0) return;
+    if (reducer.rank !== 0 || savedStep === step) return;
+    savedStep = step;
     writeCheckpoint(o.runDir, {
       state: { format: CHECKPOINT_FORMAT, step, optimizer_step: adam.t, data: pos, rng: { seed: config.seed, derivation: "Rng(seed, 'sample', step, i); Rng(seed, 'data', epoch)" }, loss: lastLoss },
       params: hostParams(vars),

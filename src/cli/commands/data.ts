@@ -104,7 +104,7 @@ export function registerData(program: Command): void {
       if (!r.ok) {
         const bad = [...r.changed.map((f) => `${f} (changed)`), ...r.missing.map((f) => `${f} (missing)`)];
         if (globalOptions(cmd).json) process.stdout.write(JSON.stringify({ dir: path.resolve(dir), ...r }, null, 2) + "\n");
-        throw new RuntimeFailure(`${dir}: ${bad.length} file${bad.length === 1 ? "" : "s"} do not match manifest.json: ${bad.join(", ")}`);
+        throw new RuntimeFailure(`${dir}: ${bad.length === 1 ? "1 file does" : `${bad.length} files do`} not match manifest.json: ${bad.join(", ")}`);
       }
       reporter.result(`${shown(path.resolve(dir))}: all ${r.checked} files match manifest.json (hash ${r.hash})`, { dir: path.resolve(dir), ...r });
     });
