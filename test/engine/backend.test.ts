@@ -114,6 +114,7 @@ interface ChildResult {
   backend: string;
   gradSum: number;
   gradHash: string;
+  crashListenersAdded: number;
 }
 
 function startInChild(args: string[], tmpdir: string): ChildResult {
@@ -134,9 +135,11 @@ test("threaded wasm computes the same bits as 1 thread, and falls back to 1 thre
   try {
     const ok = startInChild(["wasm", "2"], good);
     assert.equal(ok.report.threads, 2, JSON.stringify(ok.report.warnings));
+    assert.equal(ok.crashListenersAdded, 0, "no rethrowing uncaughtException/unhandledRejection listeners left behind");
     assert.equal(ok.gradSum, 200); // Σ over 2 images of 4×4 pixels of the 3×3 windows covering each: 2·(4·4 + 8·6 + 4·9)
     const single = startInChild(["wasm", "1"], good);
     assert.equal(single.report.threads, 1);
+    assert.equal(single.crashListenersAdded, 0);
     assert.equal(ok.gradHash, single.gradHash, "gradients of a conv stack are bit-identical with 1 and 2 threads");
     const workerScript = fs.readdirSync(good).find((f) => f.startsWith("diffx-tfjs-wasm-"));
     assert.ok(workerScript, "the threaded start writes its worker script to the temp folder");

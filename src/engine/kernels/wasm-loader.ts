@@ -176,6 +176,7 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
   }
   const features = wasmFeatures();
   const warnings: string[] = resolved.reason === undefined ? [] : [resolved.reason];
+  const listenersBefore = processListeners();
   if (typeof threads === "number" && threads > MAX_WASM_THREADS) {
     warnings.push(`wasm threads capped at ${MAX_WASM_THREADS} (asked for ${threads}): this tfjs build pre-starts ${MAX_WASM_THREADS} thread workers`);
   }
@@ -201,8 +202,36 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
     checkArithmetic();
     threadsNow = 1;
   }
+  removeListenersAddedSince(listenersBefore);
   started = { threads: threadsNow, simd: features.simd, warnings: [] };
   return { threads: threadsNow, simd: features.simd, warnings };
+}
+
+type CrashEvent = "uncaughtException" | "unhandledRejection";
+const CRASH_EVENTS: CrashEvent[] = ["uncaughtException", "unhandledRejection"];
+
+type Listener = (...args: unknown[]) => void;
+
+function listenersOf(e: CrashEvent): Listener[] {
+  return (process.listeners as (event: string) => Listener[])(e);
+}
+
+function processListeners(): Map<CrashEvent, Listener[]> {
+  return new Map(CRASH_EVENTS.map((e) => [e, listenersOf(e)]));
+}
+
+/**
+ * The Emscripten glue adds process-wide "uncaughtException" / "unhandledRejection" listeners
+ * that rethrow, which turns any later crash of the whole process into exit code 7 with a
+ * confusing trace. They serve nothing once the module is up: remove them.
+ */
+function removeListenersAddedSince(before: Map<CrashEvent, Listener[]>): void {
+  for (const e of CRASH_EVENTS) {
+    const old = before.get(e) ?? [];
+    for (const listener of listenersOf(e)) {
+      if (!old.includes(listener)) process.removeListener(e, listener);
+    }
+  }
 }
 
 function messageOf(err: unknown): string {
