@@ -2,7 +2,8 @@
  * Feature extractors turn images into feature vectors for FID/KID. Every extractor says how
  * its features were computed (`describe()`), so a report can state it next to each number.
  *
- * Specs: `domain` (diffx's own small CNN; not built yet) or `onnx:PATH` (any ONNX image model).
+ * Specs: `domain` (diffx's own small CNN; not built yet), `pixels` (downsampled RGB values, no
+ * model) or `onnx:PATH` (any ONNX image model).
  */
 import type { Image } from "../engine/image.js";
 import { UsageError } from "../errors.js";
@@ -38,6 +39,10 @@ export async function loadExtractor(spec: string, options: ExtractorOptions = {}
   if (spec === "domain") {
     throw new UsageError("the 'domain' feature extractor is not built yet in this version of diffx; use --features onnx:PATH, or give two feature files (.npy/.csv)");
   }
+  if (spec === "pixels") {
+    const { pixelExtractor } = await import("./pixel-extractor.js");
+    return pixelExtractor();
+  }
   if (spec.startsWith("onnx:")) {
     const file = spec.slice("onnx:".length);
     if (file === "") throw new UsageError("--features onnx:PATH needs a model path after 'onnx:'");
@@ -46,5 +51,5 @@ export async function loadExtractor(spec: string, options: ExtractorOptions = {}
     const normalize = parseNormalization(options.normalize ?? "[-1,1]");
     return loadOnnxExtractor(file, { inputSize: options.inputSize, normalize, outputName: options.outputName, batchSize: options.batchSize });
   }
-  throw new UsageError(`unknown feature extractor '${spec}' (expected 'domain' or 'onnx:PATH')`);
+  throw new UsageError(`unknown feature extractor '${spec}' (expected 'domain', 'pixels' or 'onnx:PATH')`);
 }
