@@ -32,7 +32,7 @@ export interface ExtractorOptions {
   batchSize?: number;
 }
 
-export const DEFAULT_FEATURES = "domain";
+export const DEFAULT_FEATURES = "pixels";
 
 /** Load the extractor named by `spec` ("domain" or "onnx:PATH"). */
 export async function loadExtractor(spec: string, options: ExtractorOptions = {}): Promise<FeatureExtractor> {
