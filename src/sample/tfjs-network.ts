@@ -38,6 +38,8 @@ export function tfjsNetwork(model: ModelConfig, params: ParamMap): NetworkSessio
       );
       const data = (await out.data()) as Float32Array;
       out.dispose();
+      // tfjs on wasm/cpu computes synchronously: let pending events (Ctrl-C) run between calls
+      await new Promise<void>((resolve) => setImmediate(resolve));
       return data;
     },
     dispose() {
