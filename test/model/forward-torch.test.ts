@@ -2,7 +2,8 @@
  * The whole model (UNet + text / sketch encoders) against an independent PyTorch
  * re-implementation (test/fixtures/model/make_forward.py, float64): the parameter names and
  * shapes diffx declares, the forward output, and the gradients of sum(out · r) with respect
- * to every parameter and the input, on the cpu backend, to ≤ 1e-4 relative per tensor.
+ * to every parameter and the input, on the cpu and wasm backends (wasm with diffx's conv
+ * gradient kernels), to ≤ 1e-4 relative per tensor.
  *
  * "Relative" is max |a − b| over max |b| of the tensor, floored at 1e-3 of the largest
  * gradient of the model: the attention key biases have an exact gradient of 0 (softmax
@@ -14,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { modelSchema } from "../../src/config/schema.js";
 import { forward, modelParamSpecs } from "../../src/model/model.js";
 import { TfjsOps } from "../../src/nn/tfjs-ops.js";
+import { initBackend } from "../../src/engine/backend.js";
 import { decodeF32, type EncodedTensor, readFixture, relError, sameShape, toTensor } from "../nn/fixture.js";
 
 interface ForwardCase {
@@ -36,9 +38,11 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-describe("model forward and gradients vs PyTorch (forward.json)", () => {
+for (const backend of ["cpu", "wasm"] as const)
+describe(`model forward and gradients vs PyTorch (forward.json), ${backend} backend`, () => {
   before(async () => {
-    await tf.setBackend("cpu");
+    await initBackend(backend, { threads: 1 });
+    assert.equal(tf.getBackend(), backend);
   });
   const fixture = readFixture("forward.json") as { cases: ForwardCase[] };
   for (const c of fixture.cases) {
