@@ -8,16 +8,21 @@
  *     hit both. PyTorch runs twice — OpenMP's default wait policy and OMP_WAIT_POLICY=PASSIVE —
  *     because on an oversubscribed machine spinning OpenMP threads slow torch down several-fold;
  *     "torch" is the faster of the two per measurement.
- *  2. The same network on the pure-JS `cpu` backend (≈ 25 s forward, ≈ 60 s per step: 1 warm-up
- *     + 2 timed forwards and ONE training step).
- *  3. The configs/art.yaml model (64×64, text-conditioned), training step at batch 16 on wasm.
- *  4. Sampling images/s, 25 DDIM steps at 32×32, batch 16: diffx's engines through
+ *  2. Sampling images/s, 25 DDIM steps at 32×32, batch 16: diffx's engines through
  *     bench/sampling.ts (when present) and PyTorch, torch rounds before and after.
- *  5. All-reduce time for 2 and 4 workers at the bench and art.yaml gradient sizes through
+ *  3. All-reduce time for 2 and 4 workers at the bench and art.yaml gradient sizes through
  *     bench/allreduce.ts (when present).
- * Then prints a table and writes bench/results.json (see bench/README.md for every field).
+ *  4. The bench network on the pure-JS `cpu` backend (≈ 25 s forward, ≈ 60 s per step on an idle
+ *     machine: 1 warm-up + 2 timed forwards and ONE training step).
+ *  5. The configs/art.yaml model (64×64, text-conditioned, ≈ 38 GFLOP/image forward), training
+ *     step at batch 16 on wasm: 1 warm-up + 2 timed steps, each reported as it ends (minutes per
+ *     step here).
+ * Sections run in that order (cheapest and most asked-for first); a failing section is noted
+ * and the rest still run. bench/results.json is rewritten after every section (`complete`
+ * false until the end), then a table is printed.
+ * See bench/README.md for every field of results.json.
  *
- *   npm run bench [-- --rounds 3 --reps 5 --art-reps 3 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
+ *   npm run bench [-- --rounds 3 --reps 5 --art-reps 2 --art-warmup 1 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
  *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
  */
@@ -26,7 +31,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
+import { loadConfig } from "../src/config/load.js";
 import { writeJsonAtomic } from "../src/engine/atomic.js";
+import { forward, modelParamSpecs } from "../src/model/model.js";
+import type { Ops } from "../src/nn/ops.js";
 import { BENCH_NET_GFLOP_PER_IMAGE, BenchWorker, ROOT, TRAIN_STEP_FLOP_FACTOR, median, startDiffxWorker } from "./train-step.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -43,9 +51,9 @@ function argValue(name: string): string | undefined {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
 }
 
-function intArg(name: string, fallback: number): number {
+function intArg(name: string, fallback: number, min = 1): number {
   const v = Number(argValue(name) ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   return v;
 }
 
@@ -53,9 +61,12 @@ const opts = {
   rounds: intArg("rounds", 3),
   reps: intArg("reps", 5),
   cpuForwardReps: intArg("cpu-forward-reps", 2),
-  artReps: intArg("art-reps", 3),
+  artReps: intArg("art-reps", 2),
+  artWarmup: intArg("art-warmup", 1, 0),
   sampleReps: intArg("sample-reps", 6),
   diffxSampleReps: intArg("diffx-sample-reps", 3),
+  /** DDIM steps per sample (25; fewer only to try the bench out quickly). */
+  sampleSteps: intArg("sample-steps", 25),
   /** wasm thread counts to time the bench network with ("auto" = the backend's default). */
   wasmThreads: (argValue("wasm-threads") ?? "auto").split(",").filter((t) => t === "auto" || Number(t) >= 1),
   allreduceRepeats: intArg("allreduce-repeats", 10),
@@ -95,6 +106,14 @@ function newSeries(): Series {
 function addRound(s: Series, ms: number[]): void {
   s.ms.push(...ms);
   if (ms.length > 0) s.roundMedians.push(median(ms));
+}
+
+/** A function that adds a round's times to `s` and passes them on. */
+function keep(s: Series): (ms: number[]) => number[] {
+  return (ms) => {
+    addRound(s, ms);
+    return ms;
+  };
 }
 
 function summary(s: Series | undefined): { median_ms: number; min_ms: number; max_ms: number; n: number; round_medians_ms: number[]; ms: number[] } | null {
@@ -158,6 +177,20 @@ async function importIfPresent(file: string): Promise<Record<string, unknown> | 
 
 // ---------------------------------------------------------------------------------------------
 
+type DiffxTimes = { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string };
+type ArtTimes = { info: Record<string, unknown> | null; train: Series; warmup: number; gflopPerImage: number | null; error?: string };
+
+/** Run one section; an error is noted and the bench goes on with the next. */
+async function section(name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    note(`${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+const roundLine = (ms: number[]): string => `median ${fmt(median(ms))} ms (${ms.map((v) => v.toFixed(0)).join(", ")})`;
+
 async function main(): Promise<void> {
   const cpus = os.cpus();
   const machine = {
@@ -173,162 +206,211 @@ async function main(): Promise<void> {
   log(`diffx bench · ${date} · ${machine.cores} cores (${machine.cpu_model}) · load average ${loadStart.join(" ")}`);
   if (loadStart[0] > machine.cores) note(`the machine was loaded at the start (1-min load ${loadStart[0]} on ${machine.cores} cores): all times are inflated, compare ratios rather than absolute ms`);
 
-  const diffx: Record<string, { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string }> = {};
+  const diffx: Record<string, DiffxTimes> = {};
   let torchVariants: TorchVariant[] = [];
+  let art: ArtTimes | null = null;
+  const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
+  let allreduce: unknown = null;
+  const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
   const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
   if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
+  /** results.json is rewritten after every section, so a killed bench leaves what it measured. */
+  const save = (complete: boolean): Results => {
+    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce });
+    writeJsonAtomic(opts.out, results);
+    return results;
+  };
 
   try {
     // ---- 1. bench network: wasm vs torch, interleaved rounds
-    if (torch.ok) {
-      const defaultPolicy = process.env.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}` : "OpenMP default wait";
-      torchVariants = [await startTorch(`torch (${defaultPolicy})`, process.env)];
-      if ((process.env.OMP_WAIT_POLICY ?? "").toUpperCase() !== "PASSIVE") torchVariants.push(await startTorch("torch (OMP_WAIT_POLICY=PASSIVE)", { ...process.env, OMP_WAIT_POLICY: "PASSIVE" }));
-      const info = torchVariants[0].info;
-      log(`PyTorch ${String(info.torch)}, ${String(info.threads)} threads, BLAS ${JSON.stringify(info.blas)}, matmul ${fmt(Number(info.matmul_gflop_per_s), 1)} GFLOP/s, ${String(info.params)} params, ${fmt(Number(info.forward_gflop_per_image), 4)} GFLOP/image`);
-      const gf = Number(info.matmul_gflop_per_s);
-      if (gf < 10) note(`torch's 1024² matmul ran at ${gf.toFixed(1)} GFLOP/s: probably Debian's reference BLAS (see bench/README.md, "BLAS"), which makes the comparison meaningless`);
-    }
-    type Runner = { label: string; forward: (r: number) => Promise<void>; train: (r: number) => Promise<void> };
-    const runners: Runner[] = [];
-    const wasmWorkers: BenchWorker[] = [];
-    for (const threads of wanted("wasm") ? opts.wasmThreads : []) {
-      const key = threads === "auto" ? "wasm" : `wasm-${threads}t`;
-      const w = track(startDiffxWorker({ configFile: BENCH_CONFIG, backend: "wasm", threads: threads === "auto" ? "auto" : Number(threads), batch: BATCH, log }));
-      let info: Record<string, unknown>;
-      try {
-        info = await w.ready;
-      } catch (err) {
-        diffx[key] = { info: null, forward: newSeries(), train: newSeries(), error: String(err) };
-        note(`diffx ${key} could not start: ${String(err)}`);
-        continue;
+    await section("bench network (wasm vs torch)", async () => {
+      if (torch.ok) {
+        const defaultPolicy = process.env.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}` : "OpenMP default wait";
+        torchVariants = [await startTorch(`torch (${defaultPolicy})`, process.env)];
+        if ((process.env.OMP_WAIT_POLICY ?? "").toUpperCase() !== "PASSIVE") torchVariants.push(await startTorch("torch (OMP_WAIT_POLICY=PASSIVE)", { ...process.env, OMP_WAIT_POLICY: "PASSIVE" }));
+        const info = torchVariants[0].info;
+        log(`PyTorch ${String(info.torch)}, ${String(info.threads)} threads, BLAS ${JSON.stringify(info.blas)}, matmul ${fmt(Number(info.matmul_gflop_per_s), 1)} GFLOP/s, ${String(info.params)} params, ${fmt(Number(info.forward_gflop_per_image), 4)} GFLOP/image`);
+        const gf = Number(info.matmul_gflop_per_s);
+        if (gf < 10) note(`torch's 1024² matmul ran at ${gf.toFixed(1)} GFLOP/s: probably Debian's reference BLAS (see bench/README.md, "BLAS"), which makes the comparison meaningless`);
       }
-      const d = { info, forward: newSeries(), train: newSeries() };
-      diffx[key] = d;
-      wasmWorkers.push(w);
-      log(`diffx ${key}: ${String(info.params)} params, threads ${String(info.threads)}, simd ${String(info.simd)}, kernels ${JSON.stringify(info.kernels)}`);
-      runners.push({
-        label: `diffx ${key}`,
-        forward: async (r) => addRound(d.forward, await w.run({ cmd: "forward", reps: opts.reps, warmup: r === 0 ? 1 : 0 })),
-        train: async (r) => addRound(d.train, await w.run({ cmd: "train", reps: opts.reps, warmup: r === 0 ? 2 : 0, total: opts.reps * opts.rounds })),
-      });
-    }
-    for (const v of torchVariants) {
-      runners.push({
-        label: v.name,
-        forward: async (r) => addRound(v.forward, await v.worker.run({ cmd: "forward", reps: opts.reps, warmup: r === 0 ? 2 : 0 })),
-        train: async (r) => addRound(v.train, await v.worker.run({ cmd: "train", reps: opts.reps, warmup: r === 0 ? 2 : 0 })),
-      });
-    }
-    if (runners.length > 0) {
-      log(`\nbench network, batch ${BATCH}: ${opts.rounds} interleaved rounds of ${opts.reps} forwards and ${opts.reps} training steps per engine`);
-      for (let r = 0; r < opts.rounds; r++) {
-        const order = r % 2 === 0 ? runners : [...runners].reverse();
-        for (const what of ["forward", "train"] as const) {
-          for (const run of order) {
-            const t0 = Date.now();
-            await run[what](r);
-            log(`  round ${r + 1}/${opts.rounds} ${what.padEnd(7)} ${run.label.padEnd(34)} done in ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadAvg()[0]})`);
-          }
-        }
-      }
-    }
-    for (const w of wasmWorkers) await w.close();
-
-    // ---- 2. bench network on the cpu backend
-    if (wanted("cpu")) {
-      log(`\nbench network on the pure-JS cpu backend: 1 warm-up + ${opts.cpuForwardReps} timed forwards, ONE training step (no warm-up step)`);
-      const cpu = track(startDiffxWorker({ configFile: BENCH_CONFIG, backend: "cpu", batch: BATCH, log }));
-      const d = { info: null as Record<string, unknown> | null, forward: newSeries(), train: newSeries(), error: undefined as string | undefined };
-      diffx.cpu = d;
-      try {
-        d.info = await cpu.ready;
-        addRound(d.forward, await cpu.run({ cmd: "forward", reps: opts.cpuForwardReps, warmup: 1 }));
-        log(`  cpu forward: ${d.forward.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
-        addRound(d.train, await cpu.run({ cmd: "train", reps: 1, warmup: 0 }));
-        log(`  cpu training step: ${d.train.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
-        note("cpu backend: forward is the median of 2 passes after 1 warm-up; the training step is a single step (the loop's first), not a median");
-      } catch (err) {
-        d.error = String(err);
-        note(`diffx cpu failed: ${String(err)}`);
-      } finally {
-        await cpu.close().catch(() => cpu.kill());
-      }
-    }
-
-    // ---- 3. configs/art.yaml model, training step on wasm
-    let art: { info: Record<string, unknown> | null; train: Series; warmup: number; error?: string } | null = null;
-    if (wanted("art")) {
-      log(`\nconfigs/art.yaml model at batch ${BATCH} on wasm: 1 warm-up step, ${opts.artReps} timed steps`);
-      const w = track(startDiffxWorker({ configFile: ART_CONFIG, backend: "wasm", batch: BATCH, withForward: false, log }));
-      art = { info: null, train: newSeries(), warmup: 1 };
-      try {
-        art.info = await w.ready;
-        log(`  ${String(art.info.params)} params (text vocabulary of the synthetic captions: 256 tokens)`);
-        addRound(art.train, await w.run({ cmd: "train", reps: opts.artReps, warmup: 1 }));
-        log(`  art training step: ${art.train.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
-      } catch (err) {
-        art.error = String(err);
-        note(`art.yaml model on wasm failed: ${String(err)}`);
-      } finally {
-        await w.close().catch(() => w.kill());
-      }
-    }
-
-    // ---- 4. sampling
-    const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
-    if (wanted("sampling")) {
-      log(`\nsampling: 25 DDIM steps, 32×32, batch ${BATCH}`);
-      const half = Math.max(1, Math.ceil(opts.sampleReps / 2));
-      const torchSampleRound = async (): Promise<void> => {
-        for (const v of torchVariants) {
-          const t0 = Date.now();
-          addRound(v.sample, await v.worker.run({ cmd: "sample", reps: half, warmup: 0 }));
-          log(`  ${v.name} sampling ×${half} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-        }
-      };
-      await torchSampleRound();
-      const mod = await importIfPresent(path.join(ROOT, "bench", "sampling.ts"));
-      if (mod && typeof mod.benchSampling === "function") {
+      type Runner = { label: string; forward: (r: number) => Promise<number[]>; train: (r: number) => Promise<number[]> };
+      const runners: Runner[] = [];
+      const wasmWorkers: BenchWorker[] = [];
+      for (const threads of wanted("wasm") ? opts.wasmThreads : []) {
+        const key = threads === "auto" ? "wasm" : `wasm-${threads}t`;
+        const w = track(startDiffxWorker({ configFile: BENCH_CONFIG, backend: "wasm", threads: threads === "auto" ? "auto" : Number(threads), batch: BATCH, log }));
+        let info: Record<string, unknown>;
         try {
-          const result: unknown = await (mod.benchSampling as (o: Record<string, unknown>) => Promise<unknown>)({ batch: BATCH, steps: 25, resolution: 32, reps: opts.diffxSampleReps, log: (l: string) => log(`  diffx ${l.trim()}`) });
-          for (const [engine, v] of Object.entries(samplingRates(result))) sampling[engine] = v;
+          info = await w.ready;
         } catch (err) {
-          note(`bench/sampling.ts benchSampling failed: ${String(err)}`);
+          diffx[key] = { info: null, forward: newSeries(), train: newSeries(), error: String(err) };
+          note(`diffx ${key} could not start: ${String(err)}`);
+          continue;
         }
-      } else note("bench/sampling.ts (benchSampling) is not there yet: diffx sampling (tfjs, onnx) not measured");
-      await torchSampleRound();
-      const best = bestTorch(torchVariants, (v) => v.sample);
-      if (best) sampling.torch = { images_per_s: BATCH / (median(best.series.ms) / 1000), detail: { variant: best.name } };
-    }
+        const d = { info, forward: newSeries(), train: newSeries() };
+        diffx[key] = d;
+        wasmWorkers.push(w);
+        log(`diffx ${key}: ${String(info.params)} params, threads ${String(info.threads)}, simd ${String(info.simd)}, kernels ${JSON.stringify(info.kernels)}`);
+        runners.push({
+          label: `diffx ${key}`,
+          forward: async (r) => keep(d.forward)(await w.run({ cmd: "forward", reps: opts.reps, warmup: r === 0 ? 1 : 0 })),
+          train: async (r) => keep(d.train)(await w.run({ cmd: "train", reps: opts.reps, warmup: r === 0 ? 2 : 0, total: opts.reps * opts.rounds })),
+        });
+      }
+      for (const v of torchVariants) {
+        runners.push({
+          label: v.name,
+          forward: async (r) => keep(v.forward)(await v.worker.run({ cmd: "forward", reps: opts.reps, warmup: r === 0 ? 2 : 0 })),
+          train: async (r) => keep(v.train)(await v.worker.run({ cmd: "train", reps: opts.reps, warmup: r === 0 ? 2 : 0 })),
+        });
+      }
+      if (runners.length > 0) {
+        log(`\nbench network, batch ${BATCH}: ${opts.rounds} interleaved rounds of ${opts.reps} forwards and ${opts.reps} training steps per engine`);
+        for (let r = 0; r < opts.rounds; r++) {
+          const order = r % 2 === 0 ? runners : [...runners].reverse();
+          for (const what of ["forward", "train"] as const) {
+            for (const run of order) {
+              const ms = await run[what](r);
+              log(`  round ${r + 1}/${opts.rounds} ${what.padEnd(7)} ${run.label.padEnd(34)} ${roundLine(ms)} (load ${loadAvg()[0]})`);
+            }
+          }
+          save(false);
+        }
+      }
+      for (const w of wasmWorkers) await w.close();
+    });
+    save(false);
 
-    // ---- 5. all-reduce
-    let allreduce: unknown = null;
+    // ---- 2. sampling
+    if (wanted("sampling")) {
+      await section("sampling", async () => {
+        log(`\nsampling: ${opts.sampleSteps} DDIM steps, 32×32, batch ${BATCH}`);
+        if (opts.sampleSteps !== 25) note(`sampling used ${opts.sampleSteps} DDIM steps, not 25 (--sample-steps)`);
+        const half = Math.max(1, Math.ceil(opts.sampleReps / 2));
+        const torchSampleRound = async (): Promise<void> => {
+          for (const v of torchVariants) {
+            const ms = await v.worker.run({ cmd: "sample", reps: half, warmup: 0, steps: opts.sampleSteps });
+            addRound(v.sample, ms);
+            log(`  ${v.name.padEnd(34)} ${roundLine(ms)} per ${BATCH} images`);
+          }
+        };
+        const torchSampling = (): void => {
+          const best = bestTorch(torchVariants, (v) => v.sample);
+          if (best) sampling.torch = { images_per_s: BATCH / (median(best.series.ms) / 1000), detail: { variant: best.name } };
+        };
+        await torchSampleRound();
+        torchSampling();
+        save(false);
+        const mod = await importIfPresent(path.join(ROOT, "bench", "sampling.ts"));
+        if (mod && typeof mod.benchSampling === "function") {
+          try {
+            const result: unknown = await (mod.benchSampling as (o: Record<string, unknown>) => Promise<unknown>)({ batch: BATCH, steps: opts.sampleSteps, resolution: 32, reps: opts.diffxSampleReps, log: (l: string) => log(`  diffx ${l.trim()}`) });
+            for (const [engine, v] of Object.entries(samplingRates(result))) sampling[engine] = v;
+          } catch (err) {
+            note(`bench/sampling.ts benchSampling failed: ${String(err)}`);
+          }
+        } else note("bench/sampling.ts (benchSampling) is not there: diffx sampling (tfjs, onnx) not measured");
+        save(false);
+        await torchSampleRound();
+        torchSampling();
+      });
+      save(false);
+    }
+    for (const v of torchVariants) await v.worker.close().catch(() => v.worker.kill());
+
+    // ---- 3. all-reduce
     if (wanted("allreduce")) {
-      const mod = await importIfPresent(path.join(ROOT, "bench", "allreduce.ts"));
-      if (mod && typeof mod.benchAllReduce === "function" && typeof mod.configGradientFloats === "function") {
+      await section("all-reduce", async () => {
+        const mod = await importIfPresent(path.join(ROOT, "bench", "allreduce.ts"));
+        if (!mod || typeof mod.benchAllReduce !== "function" || typeof mod.configGradientFloats !== "function") {
+          note("bench/allreduce.ts (benchAllReduce) is not there: all-reduce not measured");
+          return;
+        }
         const benchFloats = typeof mod.BENCH_NET_FLOATS === "number" ? mod.BENCH_NET_FLOATS : 1_373_155;
         const artFloats = (mod.configGradientFloats as (f: string, v?: number) => number)(ART_CONFIG, 256);
         const algorithms = opts.allreduceAlgorithms ? opts.allreduceAlgorithms.split(",") : [await defaultAlgorithm()];
         log(`\nall-reduce: ${algorithms.join(", ")}; ${benchFloats} (bench) and ${artFloats} (art.yaml) floats; 2 and 4 workers; median of ${opts.allreduceRepeats}`);
+        const rows: unknown = await (mod.benchAllReduce as (s: number[], w: number[], o: Record<string, unknown>) => Promise<unknown>)([benchFloats, artFloats], [2, 4], { algorithms, repeats: opts.allreduceRepeats });
+        allreduce = { bench_floats: benchFloats, art_floats: artFloats, rows };
+      });
+      save(false);
+    }
+
+    // ---- 4. bench network on the cpu backend
+    if (wanted("cpu")) {
+      log(`\nbench network on the pure-JS cpu backend: 1 warm-up + ${opts.cpuForwardReps} timed forwards, ONE training step (no warm-up step)`);
+      const d: DiffxTimes = { info: null, forward: newSeries(), train: newSeries() };
+      diffx.cpu = d;
+      const cpu = track(startDiffxWorker({ configFile: BENCH_CONFIG, backend: "cpu", batch: BATCH, log }));
+      await section("cpu backend", async () => {
         try {
-          const rows: unknown = await (mod.benchAllReduce as (s: number[], w: number[], o: Record<string, unknown>) => Promise<unknown>)([benchFloats, artFloats], [2, 4], { algorithms, repeats: opts.allreduceRepeats });
-          allreduce = { bench_floats: benchFloats, art_floats: artFloats, rows };
+          d.info = await cpu.ready;
+          addRound(d.forward, await cpu.run({ cmd: "forward", reps: opts.cpuForwardReps, warmup: 1 }));
+          log(`  cpu forward: ${roundLine(d.forward.ms)}`);
+          save(false);
+          addRound(d.train, await cpu.run({ cmd: "train", reps: 1, warmup: 0 }));
+          log(`  cpu training step: ${d.train.ms.map((v) => v.toFixed(0)).join(", ")} ms`);
+          note(`cpu backend: forward is the median of ${opts.cpuForwardReps} passes after 1 warm-up; the training step is a single step (the loop's first), not a median`);
         } catch (err) {
-          note(`bench/allreduce.ts benchAllReduce failed: ${String(err)}`);
+          d.error = String(err);
+          throw err;
+        } finally {
+          await cpu.close().catch(() => cpu.kill());
         }
-      } else note("bench/allreduce.ts (benchAllReduce) is not there: all-reduce not measured");
+      });
+      save(false);
+    }
+
+    // ---- 5. configs/art.yaml model, training step on wasm (last: the longest)
+    if (wanted("art")) {
+      log(`\nconfigs/art.yaml model at batch ${BATCH} on wasm: ${opts.artWarmup} warm-up step(s), then ${opts.artReps} timed steps`);
+      const a: ArtTimes = { info: null, train: newSeries(), warmup: opts.artWarmup, gflopPerImage: await countGflopPerImage(ART_CONFIG) };
+      art = a;
+      const w = track(startDiffxWorker({ configFile: ART_CONFIG, backend: "wasm", batch: BATCH, withForward: false, log }));
+      await section("art.yaml model on wasm", async () => {
+        try {
+          a.info = await w.ready;
+          log(`  ${String(a.info.params)} params, ${fmt(a.gflopPerImage, 1)} GFLOP/image forward (text vocabulary of the synthetic captions: 256 tokens)`);
+          // one step per round, so each step is reported (and saved) as soon as it is done
+          for (let k = 0; k < opts.artReps; k++) {
+            const ms = await w.run({ cmd: "train", reps: 1, warmup: k === 0 ? opts.artWarmup : 0, total: opts.artReps });
+            a.train.ms.push(...ms);
+            log(`  art training step ${k + 1}/${opts.artReps}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms (load ${loadAvg()[0]})`);
+            save(false);
+          }
+        } catch (err) {
+          a.error = String(err);
+          throw err;
+        } finally {
+          await w.close().catch(() => w.kill());
+        }
+      });
     }
 
     // ---- results
-    const loadEnd = loadAvg();
-    const results = buildResults({ date, machine, loadStart, loadEnd, diffx, torchVariants, torchVersion: torch.version ?? null, art, sampling, allreduce });
-    writeJsonAtomic(opts.out, results);
+    const results = save(true);
     printTable(results);
     log(`\nwrote ${path.relative(process.cwd(), opts.out)}`);
   } finally {
     for (const w of workers) await w.close().catch(() => w.kill());
   }
+}
+
+/**
+ * Forward GFLOP per image of a config's model (2 × multiply-adds of conv, linear, matmul),
+ * counted by the shape-only interpreter of the model tests (test/model/shape-ops.ts); null when
+ * that file is not there. The text vocabulary is taken as 256 tokens, as in the art section.
+ */
+async function countGflopPerImage(configFile: string): Promise<number | null> {
+  const mod = await importIfPresent(path.join(ROOT, "test", "model", "shape-ops.ts"));
+  if (!mod || typeof mod.ShapeOps !== "function") return null;
+  const ShapeOps = mod.ShapeOps as new (shapes: ReadonlyMap<string, number[]>) => Ops<number[]> & { flops: number };
+  const { config } = loadConfig(configFile);
+  const m = config.model;
+  const ops = new ShapeOps(new Map(modelParamSpecs(m, 256).map((p) => [p.name, p.shape])));
+  const R = m.resolution;
+  forward(ops, m, { x: [1, R, R, 3], t: [1], cond: [1], tokens: [1, m.max_tokens], sketch: [1, R, R, 1] });
+  return ops.flops / 1e9;
 }
 
 async function defaultAlgorithm(): Promise<string> {
@@ -361,14 +443,17 @@ function samplingRates(result: unknown): Record<string, { images_per_s: number; 
 // ---------------------------------------------------------------------------------------------
 
 interface BuildInput {
+  /** false while the bench is still running (results.json is rewritten after every section). */
+  complete: boolean;
   date: string;
   machine: Record<string, unknown>;
   loadStart: number[];
   loadEnd: number[];
-  diffx: Record<string, { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string }>;
+  diffx: Record<string, DiffxTimes>;
   torchVariants: TorchVariant[];
   torchVersion: string | null;
-  art: { info: Record<string, unknown> | null; train: Series; warmup: number; error?: string } | null;
+  art: ArtTimes | null;
+  benchGflopCounted: number | null;
   sampling: Record<string, { images_per_s: number; detail?: unknown }>;
   allreduce: unknown;
 }
@@ -395,15 +480,25 @@ function buildResults(b: BuildInput) {
   const allreduce_ms = allreduceTable(b.allreduce);
   return {
     format: "diffx-bench/1",
+    complete: b.complete,
     date: b.date,
     machine: b.machine,
     load_average: { start: b.loadStart, end: b.loadEnd, note: "1, 5 and 15 minute load averages (os.loadavg)" },
-    network: { config: "configs/bench.yaml", reference: "bench/reference/torch_unet.py", params: 1_373_155, gflop_per_image_forward: BENCH_NET_GFLOP_PER_IMAGE, train_step_flop_factor: TRAIN_STEP_FLOP_FACTOR, batch: BATCH },
+    network: { config: "configs/bench.yaml", reference: "bench/reference/torch_unet.py", params: 1_373_155, gflop_per_image_forward: BENCH_NET_GFLOP_PER_IMAGE, gflop_per_image_counted: b.benchGflopCounted, train_step_flop_factor: TRAIN_STEP_FLOP_FACTOR, batch: BATCH },
     forward_ms,
     train_step_ms,
     ratio_to_torch: { forward: ratio(forward_ms), train_step: ratio(train_step_ms) },
     gflop_per_s: { forward: gflops(forward_ms, fwdGflop), train_step: gflops(train_step_ms, stepGflop) },
     art_train_step_ms: b.art && b.art.train.ms.length ? { wasm: median(b.art.train.ms) } : {},
+    art_model: b.art
+      ? {
+          config: "configs/art.yaml",
+          params: b.art.info?.params ?? null,
+          batch: BATCH,
+          gflop_per_image_forward: b.art.gflopPerImage,
+          train_step_gflop_per_s: b.art.gflopPerImage !== null && b.art.train.ms.length ? (b.art.gflopPerImage * BATCH * TRAIN_STEP_FLOP_FACTOR) / (median(b.art.train.ms) / 1000) : null,
+        }
+      : null,
     sample_images_per_s,
     allreduce_ms,
     notes,
@@ -457,10 +552,13 @@ function printTable(r: Results): void {
   if (d.torch.variants.length) log(`÷torch = diffx median / the faster torch variant's median (forward: ${d.torch.chosen.forward ?? "–"}; step: ${d.torch.chosen.train_step ?? "–"})`);
   if (d.art) {
     const s = d.art.train_step;
-    log(`\nconfigs/art.yaml model (${String(d.art.info?.params ?? "?")} params, 64×64, text), batch ${BATCH}, wasm: ${s ? `${fmt(s.median_ms)} ms per training step (min ${fmt(s.min_ms)}, max ${fmt(s.max_ms)}, n ${s.n} after ${d.art.warmup_steps} warm-up)` : `not measured (${d.art.error ?? "?"})`}`);
+    const a = r.art_model;
+    const flops = a && a.gflop_per_image_forward !== null ? `, ${fmt(a.gflop_per_image_forward, 1)} GFLOP/image forward` : "";
+    const rate = a && a.train_step_gflop_per_s !== null ? `, ${fmt(a.train_step_gflop_per_s, 1)} GFLOP/s` : "";
+    log(`\nconfigs/art.yaml model (${String(d.art.info?.params ?? "?")} params, 64×64, text${flops}), batch ${BATCH}, wasm: ${s ? `${fmt(s.median_ms)} ms per training step (min ${fmt(s.min_ms)}, max ${fmt(s.max_ms)}, n ${s.n} after ${d.art.warmup_steps} warm-up)${rate}` : `not measured (${d.art.error ?? "?"})`}`);
   }
   if (Object.keys(r.sample_images_per_s).length) {
-    log(`\nsampling, 25 DDIM steps, 32×32, batch ${BATCH}        images/s   ×torch`);
+    log(`\nsampling, ${opts.sampleSteps} DDIM steps, 32×32, batch ${BATCH}        images/s   ×torch`);
     const torchRate = r.sample_images_per_s.torch;
     for (const [engine, rate] of Object.entries(r.sample_images_per_s)) {
       log(`  ${engine.padEnd(46)}${rate.toFixed(2).padStart(8)}   ${torchRate && engine !== "torch" ? `${(rate / torchRate).toFixed(2)}×` : ""}`);

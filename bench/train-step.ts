@@ -315,6 +315,8 @@ export interface BenchCommand {
   warmup?: number;
   /** train, first command only: timed steps over all rounds (the loop then stops by itself). */
   total?: number;
+  /** sample (PyTorch worker): DDIM steps per sample (default 25). */
+  steps?: number;
 }
 
 /**

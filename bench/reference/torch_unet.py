@@ -21,7 +21,7 @@ at batch 16, as src/diffusion/samplers/ddim.ts.
       times forward, train step and sampling; prints one JSON object.
   /usr/bin/python3 bench/reference/torch_unet.py --serve [--threads 2]
       for bench/run.ts: reads one JSON command per line on stdin
-      ({"cmd": "forward"|"train"|"sample", "reps": N, "warmup": W} or {"cmd": "exit"}) and answers
+      ({"cmd": "forward"|"train"|"sample", "reps": N, "warmup": W[, "steps": S]} or {"cmd": "exit"}) and answers
       each with one line "@@bench {json}" on stdout, so rounds can be interleaved with diffx's.
 """
 import argparse
@@ -252,8 +252,8 @@ class Bench:
                 e.mul_(EMA_DECAY).add_(p, alpha=1 - EMA_DECAY)
         return float(loss)
 
-    def sample_once(self):
-        ts = trailing_timesteps(T_STEPS, SAMPLE_STEPS)
+    def sample_once(self, steps=SAMPLE_STEPS):
+        ts = trailing_timesteps(T_STEPS, steps)
         x = torch.randn(self.batch, 3, self.resolution, self.resolution)
         with torch.no_grad():
             for i, t in enumerate(ts):
@@ -265,8 +265,8 @@ class Bench:
                 x = math.sqrt(ab_next) * x0 + math.sqrt(max(0.0, 1 - ab_next)) * eps
         return x
 
-    def time(self, what, reps, warmup):
-        fn = {"forward": self.forward_once, "train": self.train_once, "sample": self.sample_once}[what]
+    def time(self, what, reps, warmup, steps=SAMPLE_STEPS):
+        fn = {"forward": self.forward_once, "train": self.train_once, "sample": lambda: self.sample_once(steps)}[what]
         for _ in range(warmup):
             fn()
         times = []
@@ -340,7 +340,7 @@ def main():
             if cmd["cmd"] == "exit":
                 reply({"bye": True})
                 return
-            times = bench.time(cmd["cmd"], int(cmd.get("reps", 5)), int(cmd.get("warmup", 0)))
+            times = bench.time(cmd["cmd"], int(cmd.get("reps", 5)), int(cmd.get("warmup", 0)), int(cmd.get("steps", SAMPLE_STEPS)))
             reply({"cmd": cmd["cmd"], "ms": times})
         return
     out = dict(head)
