@@ -17,6 +17,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { sha256, sha256File } from "../engine/hash.js";
+import { captionProblem } from "./captions-file.js";
 
 export const DATASET_FORMAT = 1;
 export const DATASET_KINDS = ["art", "sketch2render"] as const;
@@ -202,6 +203,11 @@ export function loadDataset(dir: string): Dataset {
     if (first !== undefined) throw new UsageError(`${where}: duplicate id '${p.id}' (first on line ${first})`);
     seen.set(p.id, i + 1);
     if (manifest.kind === "art" && (p.caption === undefined || p.caption.trim() === "")) throw new UsageError(`${where}: pair '${p.id}' has no caption (an art dataset needs one per image)`);
+    for (const key of ["caption", "caption_zh"] as const) {
+      const text = p[key];
+      const problem = text === undefined ? null : captionProblem(text);
+      if (problem) throw new UsageError(`${where}: pair '${p.id}': ${key}: ${problem}`);
+    }
     if (manifest.kind === "sketch2render" && p.sketch === undefined) throw new UsageError(`${where}: pair '${p.id}' has no sketch (a sketch2render dataset needs one per image)`);
     for (const rel of p.sketch === undefined ? [p.image] : [p.image, p.sketch]) {
       if (!Object.hasOwn(manifest.files, rel)) throw new UsageError(`${where}: file ${rel} of pair '${p.id}' is not listed in ${MANIFEST_FILE}`);

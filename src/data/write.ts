@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RuntimeFailure, UsageError } from "../errors.js";
+import { DiffxError, RuntimeFailure, UsageError } from "../errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { makeManifest, MANIFEST_FILE, PAIRS_FILE, readManifest, serializePairs, verifyDataset, type DatasetKind, type GeneratedPair, type GeneratorInfo } from "./dataset.js";
 
@@ -84,7 +84,9 @@ export function writeDataset(outDir: string, content: DatasetContent, opts: { fo
     writeJsonAtomic(path.join(stage, MANIFEST_FILE), manifest);
   } catch (err) {
     fs.rmSync(stage, { recursive: true, force: true });
-    throw err;
+    if (err instanceof DiffxError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RuntimeFailure(code === "ENOSPC" ? `disk full while writing the dataset next to ${dir} (ENOSPC); nothing was replaced` : `cannot write the dataset ${dir}: ${(err as Error).message}`);
   }
   try {
     commit(stage, dir, existing !== "absent");

@@ -92,6 +92,7 @@ export function parseFeatureCsv(text: string, name: string): Float64Array[] {
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
   const rows: Float64Array[] = [];
   lines.forEach((line, r) => {
+    if (line.trim() === "") throw new UsageError(`${name}: row ${r + 1} is empty (one sample per line, no blank lines)`);
     const fields = line.split(",");
     if (rows.length > 0 && fields.length !== rows[0].length) throw new UsageError(`${name}: row ${r + 1} has ${fields.length} values, row 1 has ${rows[0].length}`);
     const row = new Float64Array(fields.length);

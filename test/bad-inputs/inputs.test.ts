@@ -6,6 +6,7 @@
  * no file under the working folder (datasets/, runs/, the inputs) was created or changed.
  */
 import { before, test } from "node:test";
+import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
@@ -164,6 +165,21 @@ test("dataset with a duplicate pair id in pairs.jsonl: exit 2 naming the line an
   refused("duplicate id", ["train", f], { code: 2, message: [/pairs\.jsonl:5: duplicate id '0001' \(first on line 2\)/] });
 });
 
+test("dataset with a terminal escape (control character) in a caption: exit 2 naming the line, pair and key", () => {
+  const dir = derivedDataset(
+    "control-caption",
+    (d) => {
+      const f = path.join(d, "pairs.jsonl");
+      const lines = fs.readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { caption: string });
+      lines[2].caption = `\u001b[31m${lines[2].caption}`;
+      fs.writeFileSync(f, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    },
+    true,
+  );
+  const f = writeConfig(path.join(cwd, "inputs"), "control-caption.yaml", withDataset(TEXT_BODY, `{ kind: folder, path: ${dir} }`));
+  refused("control caption in dataset", ["train", f], { code: 2, message: [/pairs\.jsonl:3: pair '0002': caption: caption contains a control character \(U\+001B\) at position 1/] });
+});
+
 test("dataset whose PNG header claims 100000×100000 (manifest consistent): exit 2, refused before decoding", () => {
   const dir = derivedDataset("bomb", (d) => fs.writeFileSync(path.join(d, "images", "0001.png"), bombPng()), true);
   const f = writeConfig(path.join(cwd, "inputs"), "bomb-data.yaml", withDataset(TEXT_BODY, `{ kind: folder, path: ${dir} }`));
@@ -289,4 +305,12 @@ test("stats: non-numeric and empty values, named by line", () => {
   refused("stats non-numeric", ["stats", f], { code: 2, message: [/text\.csv line 3: value "high" \(fold 0, variant b\) is not a number/] });
   const g = file("blank.csv", "fold,variant,value\n0,a,1\n0,b,2\n1,a,\n1,b,2\n");
   refused("stats empty value", ["stats", g], { code: 2, message: [/blank\.csv line 4: value "" \(fold 1, variant a\) is not a number/] });
+});
+
+test("--debug does show the stack trace (so the no-stack-trace checks above can fail)", () => {
+  const f = writeConfig(path.join(cwd, "inputs"), "debug.yaml", "train: { stesp: 3 }\n");
+  const r = runCli(["--debug", "config", "show", f], { cwd });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /train\.stesp: unknown key/);
+  assert.match(r.stderr, /\n\s+at /);
 });
