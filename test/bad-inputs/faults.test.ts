@@ -237,12 +237,9 @@ test("Ctrl-C during sampling (onnx engine): exit 130, the samples written so far
   await interruptSampling("onnx");
 });
 
-test(
-  "Ctrl-C during sampling (tfjs engine): exit 130, the samples written so far are complete and recorded",
-  async () => {
-    await interruptSampling("tfjs");
-  },
-);
+test("Ctrl-C during sampling (tfjs engine): exit 130, the samples written so far are complete and recorded", async () => {
+  await interruptSampling("tfjs");
+});
 
 test("Ctrl-C during eval: exit 130 with the --resume command; --resume then finishes the report", async () => {
   const onnx = path.join(ROOT, "test", "fixtures", "metrics", "onnx", "rgb-conv.onnx");
