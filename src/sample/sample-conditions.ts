@@ -66,6 +66,11 @@ export function checkConditionArgs(info: RunInfo, args: ConditionArgs): void {
   }
   if (kind === "text" && args.sketches.length) throw new UsageError(`--sketch: ${where}; give --prompt TEXT or --from-dataset`);
   if (kind === "sketch" && args.prompts.length) throw new UsageError(`--prompt: ${where}; give --sketch FILE or --from-dataset`);
+  args.prompts.forEach((p, i) => {
+    // the same rule as captions at import: a prompt is visible text
+    if (p.trim() === "") throw new UsageError(`--prompt: prompt ${i + 1} is empty`);
+    if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(p)) throw new UsageError(`--prompt: prompt ${i + 1} contains a control character`);
+  });
   const given = kind === "text" ? args.prompts.length : args.sketches.length;
   if (given && args.fromDataset) throw new UsageError(`give either ${kind === "text" ? "--prompt" : "--sketch"} or --from-dataset, not both`);
   if (!given && !args.fromDataset) throw new UsageError(`${where}: give ${kind === "text" ? "--prompt TEXT" : "--sketch FILE"} (repeatable) or --from-dataset`);

@@ -116,7 +116,6 @@ test("export of a folder that is not a run: exit 2", () => {
 
 test(
   "sample: an empty prompt, and a prompt with a control character, are refused like such captions at import",
-  { todo: "src/sample: `sample RUN --prompt \"\"` and `--prompt $'\\x1b[31mred'` are accepted (exit 0, samples written); expected exit 2 naming --prompt" },
   () => {
     refused("empty prompt", ["sample", TEXT, "--prompt", "", "--n", "1", "--out", path.join(cwd, "inputs", "empty-prompt")], { code: 2, message: [/--prompt: .*empty/] });
     refused("control prompt", ["sample", TEXT, "--prompt", "\u001b[31mred", "--n", "1", "--out", path.join(cwd, "inputs", "control-prompt")], { code: 2, message: [/--prompt: .*control character/] });
