@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { BIN, ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { Rng } from "../../src/engine/rng.js";
 import { setWriteFaultInjector, writeFileAtomic } from "../../src/engine/atomic.js";
-import { listCheckpoints, readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT } from "../../src/train/checkpoint.js";
+import { listCheckpoints, readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "../../src/train/checkpoint.js";
 import { RuntimeFailure } from "../../src/errors.js";
 import { assertRefused, runCliAsync, snapshot, snapshotDiff, writeConfig } from "./helpers.js";
 
@@ -325,7 +325,7 @@ test("ENOSPC injected into the atomic writer (in-process): the previous file and
 
   // a checkpoint write that runs out of space half-way
   const tensor = (v: number) => new Map([["w", { shape: [2, 3], data: new Float32Array(6).fill(v) }]]);
-  const ckpt = (step: number) => ({
+  const ckpt = (step: number): Omit<Checkpoint, "dir"> => ({
     state: { format: CHECKPOINT_FORMAT, step, optimizer_step: step, data: { epoch: 0, offset: step }, rng: { seed: 1, derivation: "test" }, loss: null },
     params: tensor(step),
     ema: tensor(step),
