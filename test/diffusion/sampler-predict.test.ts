@@ -46,3 +46,20 @@ test("predict refuses an output of the wrong length", () => {
     (e: unknown) => e instanceof RuntimeFailure && /model output has 3 values but x_t has 4/.test(e.message),
   );
 });
+
+test("predict overwrites the buffers it is given when they fit, and only then", () => {
+  const n = 48;
+  const x = new Rng(2, "predict", "x").normals(n);
+  const out = new Rng(2, "predict", "out").normals(n);
+  const ctx = { schedule, prediction: "eps" as const };
+  const first = predict(ctx, x, out, 0.3, 1);
+  const kept = { x0: first.x0.slice(), eps: first.eps.slice() };
+  const again = predict(ctx, x, out, 0.7, 1, first);
+  assert.equal(again.x0, first.x0);
+  assert.equal(again.eps, first.eps);
+  assert.deepEqual(again.x0, predict(ctx, x, out, 0.7, 1).x0);
+  assert.notDeepEqual(again.x0, kept.x0);
+  const other = predict(ctx, x.subarray(0, 24), out.subarray(0, 24), 0.7, 1, first);
+  assert.notEqual(other.x0, first.x0);
+  assert.equal(other.x0.length, 24);
+});

@@ -10,12 +10,15 @@
  */
 import { UsageError } from "../../errors.js";
 import { predict, requireNoise, StepPlan } from "./common.js";
+import type { X0Eps } from "../parameterization.js";
 import type { Sampler, SamplerContext } from "./types.js";
 
 export class DdimSampler implements Sampler {
   readonly name = "ddim" as const;
   readonly timesteps: readonly number[];
   private readonly plan: StepPlan;
+  /** x̂_0/ε̂ buffers reused from step to step. */
+  private buffers: X0Eps | null = null;
 
   constructor(
     private readonly ctx: SamplerContext,
@@ -40,7 +43,8 @@ export class DdimSampler implements Sampler {
 
   step(x: Float32Array, modelOut: Float32Array, i: number, noise?: Float32Array): Float32Array {
     const { alphaBar, alphaBarNext } = this.plan.levels(i);
-    const { x0, eps } = predict(this.ctx, x, modelOut, alphaBar, this.clipX0);
+    this.buffers = predict(this.ctx, x, modelOut, alphaBar, this.clipX0, this.buffers);
+    const { x0, eps } = this.buffers;
     const sigma = this.sigma(alphaBar, alphaBarNext);
     const a = Math.sqrt(alphaBarNext);
     const dir = Math.sqrt(Math.max(0, 1 - alphaBarNext - sigma * sigma));

@@ -11,12 +11,15 @@
  * DDPM; it equals DDIM with η = 1. The last step (ᾱ' = 1) returns x̂_0 without noise.
  */
 import { predict, requireNoise, StepPlan } from "./common.js";
+import type { X0Eps } from "../parameterization.js";
 import type { Sampler, SamplerContext } from "./types.js";
 
 export class DdpmSampler implements Sampler {
   readonly name = "ddpm" as const;
   readonly timesteps: readonly number[];
   private readonly plan: StepPlan;
+  /** x̂_0/ε̂ buffers reused from step to step. */
+  private buffers: X0Eps | null = null;
 
   constructor(
     private readonly ctx: SamplerContext,
@@ -33,7 +36,8 @@ export class DdpmSampler implements Sampler {
 
   step(x: Float32Array, modelOut: Float32Array, i: number, noise?: Float32Array): Float32Array {
     const { alphaBar, alphaBarNext } = this.plan.levels(i);
-    const { x0 } = predict(this.ctx, x, modelOut, alphaBar, this.clipX0);
+    this.buffers = predict(this.ctx, x, modelOut, alphaBar, this.clipX0, this.buffers);
+    const { x0 } = this.buffers;
     const betaStep = 1 - alphaBar / alphaBarNext; // β'_t of the respaced process
     const coefX0 = (Math.sqrt(alphaBarNext) * betaStep) / (1 - alphaBar);
     const coefXt = (Math.sqrt(1 - betaStep) * (1 - alphaBarNext)) / (1 - alphaBar);

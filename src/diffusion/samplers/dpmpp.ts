@@ -16,6 +16,7 @@
  */
 import { RuntimeFailure } from "../../errors.js";
 import { predict, StepPlan } from "./common.js";
+import type { X0Eps } from "../parameterization.js";
 import type { Sampler, SamplerContext } from "./types.js";
 
 export class DpmSolverPP2MSampler implements Sampler {
@@ -24,6 +25,10 @@ export class DpmSolverPP2MSampler implements Sampler {
   private readonly plan: StepPlan;
   /** x̂_0 of the previous step and λ at the previous step's timestep. */
   private prev: { i: number; x0: Float64Array; lambda: number } | null = null;
+  /** x̂_0/ε̂ buffers of the step before the previous one, free to be overwritten. */
+  private spare: X0Eps | null = null;
+  /** The buffers `prev.x0` lives in. */
+  private current: X0Eps | null = null;
 
   constructor(
     private readonly ctx: SamplerContext,
@@ -44,7 +49,8 @@ export class DpmSolverPP2MSampler implements Sampler {
       throw new RuntimeFailure(`DPM-Solver++ steps must run in order: got step ${i}, expected ${expected} (use a fresh sampler per run)`);
     }
     const { alphaBar, alphaBarNext } = this.plan.levels(i);
-    const { x0 } = predict(this.ctx, x, modelOut, alphaBar, this.clipX0);
+    const pred = predict(this.ctx, x, modelOut, alphaBar, this.clipX0, this.spare);
+    const { x0 } = pred;
     const alphaCur = Math.sqrt(alphaBar);
     const sigmaCur = Math.sqrt(1 - alphaBar);
     const lambdaCur = Math.log(alphaCur / sigmaCur);
@@ -74,6 +80,8 @@ export class DpmSolverPP2MSampler implements Sampler {
       }
     }
     this.prev = { i, x0, lambda: lambdaCur };
+    this.spare = this.current;
+    this.current = pred;
     return out;
   }
 }
