@@ -43,6 +43,11 @@ export interface OnnxGradientOptions {
 }
 
 const LOSS = "loss";
+
+/** Intra-op threads for one of `world` worker processes sharing this machine's cores. */
+export function onnxThreadsPerWorker(world: number): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / world));
+}
 const gradName = (param: string): string => `grad:${param}`;
 
 /** Builds the training graph: forward, diffusion loss, gradients. Returns the ONNX bytes. */
