@@ -1,6 +1,13 @@
 /**
  * Running an exported model in onnxruntime-node: graph optimisation "all", one intra-op thread
- * per core, the CUDA execution provider first when it is wanted and present, else the CPU.
+ * per core that sleeps rather than spins when it runs out of work, the CUDA execution provider
+ * first when it is wanted and present, else the CPU.
+ *
+ * Spinning (onnxruntime's default) keeps the intra-op threads busy-waiting between operators.
+ * On the shared 2-core reference machine (load average 5–8 from other jobs) that made a
+ * batch-16 forward of the bench network 1.5–3× slower than with sleeping threads (median 238 vs
+ * 82 ms, interleaved), because the spinning threads take the cores from the thread that has work;
+ * a 1-thread session was in between (124 ms). So spinning is off unless asked for.
  *
  * CUDA needs onnxruntime-node's CUDA provider library next to its binding (downloaded at
  * `npm install` on linux-x64 unless ONNXRUNTIME_NODE_INSTALL=skip). With it, CUDA is tried when
@@ -23,6 +30,8 @@ export interface OnnxSessionOptions {
   threads?: number;
   /** Default: from DIFFX_ORT_CUDA ("1" → on, "0" → off), else auto. */
   cuda?: CudaChoice;
+  /** Let idle intra-op threads busy-wait for the next operator (default false: they sleep). */
+  spinning?: boolean;
 }
 
 export interface OnnxSession {
@@ -34,6 +43,8 @@ export interface OnnxSession {
   /** Providers not used, and why. */
   readonly skipped: { name: string; reason: string }[];
   readonly threads: number;
+  /** Whether idle intra-op threads spin (see OnnxSessionOptions.spinning). */
+  readonly spinning: boolean;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
 }
@@ -73,11 +84,17 @@ export async function createOnnxSession(model: string | Uint8Array, options: Onn
   const threads = options.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`onnxruntime threads must be a positive integer, got ${threads}`);
   const cuda = options.cuda ?? cudaChoiceFromEnv();
+  const spinning = options.spinning ?? false;
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
+    // the arena and the memory pattern (onnxruntime's defaults, stated): buffers planned once
+    // and reused by every run of the same shapes
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
   };
   const skipped: { name: string; reason: string }[] = [];
   const open = (opts: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
@@ -95,7 +112,7 @@ export async function createOnnxSession(model: string | Uint8Array, options: Onn
       try {
         // logSeverityLevel 4: a failed CUDA attempt is reported through `skipped`, not stderr.
         const session = await open({ ...base, executionProviders: ["cuda"], logSeverityLevel: 4 });
-        return describe(session, source, "cuda", skipped, threads);
+        return describe(session, source, "cuda", skipped, threads, spinning);
       } catch (err) {
         skipped.push({ name: "cuda", reason: firstLine(err) });
       }
@@ -103,14 +120,14 @@ export async function createOnnxSession(model: string | Uint8Array, options: Onn
   }
   try {
     const session = await open({ ...base, executionProviders: ["cpu"] });
-    return describe(session, source, "cpu", skipped, threads);
+    return describe(session, source, "cpu", skipped, threads, spinning);
   } catch (err) {
     throw new UsageError(`${source}: onnxruntime cannot load this model: ${firstLine(err)}`);
   }
 }
 
-function describe(session: ort.InferenceSession, source: string, provider: "cuda" | "cpu", skipped: { name: string; reason: string }[], threads: number): OnnxSession {
-  return { session, source, provider, skipped, threads, inputNames: session.inputNames, outputNames: session.outputNames };
+function describe(session: ort.InferenceSession, source: string, provider: "cuda" | "cpu", skipped: { name: string; reason: string }[], threads: number, spinning: boolean): OnnxSession {
+  return { session, source, provider, skipped, threads, spinning, inputNames: session.inputNames, outputNames: session.outputNames };
 }
 
 /** Runs the model and returns its (first) output with its shape. */
@@ -134,7 +151,8 @@ export async function runOnnxWithShape(s: OnnxSession, feeds: Record<string, Onn
   }
   const out = result[outName];
   if (!out || out.type !== "float32" || !(out.data instanceof Float32Array)) throw new RuntimeFailure(`${s.source}: output "${outName}" is not a float32 tensor`);
-  return { data: new Float32Array(out.data), shape: [...out.dims] };
+  // onnxruntime-node hands every run's output over in a buffer of its own: no copy needed
+  return { data: out.data, shape: [...out.dims] };
 }
 
 /** Runs the model and returns its (first) output's data (row-major). */
