@@ -216,11 +216,10 @@ export class OnnxGradOps implements Ops<GradValue> {
 
   /**
    * Conv on NHWC x and HWIO w, run as an NCHW Conv between Transposes. VJP:
-   * - gx = ConvTranspose(g, w) with the same strides and pads (the adjoint of the conv), and
-   *   output_padding for the rows/columns a strided conv never read;
-   * - gw[i, j, c, o] = Σ_{n,p,q} xpad[n, s·p + i, s·q + j, c] · g[n, p, q, o]: im2col as one
-   *   Gemm — the kh·kw strided slices of the padded NHWC input, concatenated on channels,
-   *   folded to [n·p·q, kh·kw·c], transposed times g as [n·p·q, o] — which is HWIO order;
+   * - gx = the adjoint of the conv (see `convInputGrad`);
+   * - gw[i, j, c, o] = Σ_{n,p,q} xpad[n, s·p + i, s·q + j, c] · g[n, p, q, o]: for each tap
+   *   (i, j) one Gemm of the strided slice of the padded NHWC input, folded to [n·p·q, c] and
+   *   transposed, times g as [n·p·q, o]; the kh·kw results stacked are HWIO;
    * - gb = Σ_{n,p,q} g.
    */
   conv2d(x: GradValue, weight: GradValue, bias: GradValue | null, stride: number, pad: Padding): GradValue {
@@ -247,25 +246,20 @@ export class OnnxGradOps implements Ops<GradValue> {
     const inputs = bias ? [x, weight, bias] : [x, weight];
     return this.push(y, [n, oh, ow, co], inputs, (g) => {
       const out: [GradValue, string][] = [];
-      if (x.needsGrad) {
-        const outPadH = h - (stride * (oh - 1) + kh - top - bottom);
-        const outPadW = w - (stride * (ow - 1) + kw - left - right);
-        const gxn = this.node("ConvTranspose", [this.transposeName(g, TO_NCHW), wn], { ...convAttrs, output_padding: attr.ints([outPadH, outPadW]) });
-        out.push([x, this.transposeName(gxn, TO_NHWC)]);
-      }
+      if (x.needsGrad) out.push([x, this.convInputGrad(g, weight, wn, x.shape, stride, pad, [oh, ow])]);
       const xpad = top + bottom + left + right > 0 ? this.node("Pad", [x.name, this.graph.int64Const([0, top, left, 0, 0, bottom, right, 0])]) : x.name;
-      const taps: string[] = [];
+      const g2 = this.reshapeName(g, [-1, co]);
+      const perTap: string[] = [];
       for (let i = 0; i < kh; i++) {
         for (let j = 0; j < kw; j++) {
           const starts = this.graph.int64Const([i, j]);
           const ends = this.graph.int64Const([i + stride * (oh - 1) + 1, j + stride * (ow - 1) + 1]);
-          taps.push(this.node("Slice", [xpad, starts, ends, this.graph.int64Const([1, 2]), this.graph.int64Const([stride, stride])]));
+          const tap = this.node("Slice", [xpad, starts, ends, this.graph.int64Const([1, 2]), this.graph.int64Const([stride, stride])]);
+          perTap.push(this.node("Gemm", [this.reshapeName(tap, [-1, ci]), g2], { transA: attr.int(1) }));
         }
       }
-      const patches = taps.length === 1 ? (taps[0] as string) : this.node("Concat", taps, { axis: attr.int(3) });
-      const cols = this.reshapeName(patches, [-1, kh * kw * ci]);
-      const g2 = this.reshapeName(g, [-1, co]);
-      out.push([weight, this.reshapeName(this.node("Gemm", [cols, g2], { transA: attr.int(1) }), [kh, kw, ci, co])]);
+      const stacked = perTap.length === 1 ? (perTap[0] as string) : this.node("Concat", perTap, { axis: attr.int(0) });
+      out.push([weight, this.reshapeName(stacked, [kh, kw, ci, co])]);
       if (bias) out.push([bias, this.reduceSum(g2, [0], false)]);
       return out;
     });
@@ -474,6 +468,39 @@ export class OnnxGradOps implements Ops<GradValue> {
       return this.transposeName(v.name, perm);
     };
     return this.node("MatMul", [ta ? swap(a) : a.name, tb ? swap(b) : b.name]);
+  }
+
+  /**
+   * The conv's input gradient, NHWC. Stride 1: a Conv of g with the flipped, in/out-swapped
+   * kernel, w'[c, o, i, j] = w[kh−1−i, kw−1−j, c, o], padded by k−1−pad (the full correlation
+   * of g with the kernel). Otherwise ConvTranspose(g, w) with the forward strides and pads and
+   * output_padding for the rows/columns a strided conv never read.
+   */
+  private convInputGrad(g: string, weight: GradValue, oihw: string, xShape: readonly number[], stride: number, pad: Padding, outSize: [number, number]): string {
+    const [kh, kw] = weight.shape as [number, number];
+    const [, h, w] = xShape as [number, number, number];
+    const [top, bottom, left, right] = pad;
+    const [oh, ow] = outSize;
+    const gn = this.transposeName(g, TO_NCHW);
+    const fullPads = [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right];
+    let gxn: string;
+    if (stride === 1 && fullPads.every((p) => p >= 0)) {
+      const swapped = this.transposeName(weight.name, [2, 3, 0, 1]); // HWIO → [in, out, kh, kw]
+      const flipped = this.node("Slice", [swapped, this.graph.int64Const([kh - 1, kw - 1]), this.graph.int64Const([-kh - 1, -kw - 1]), this.graph.int64Const([2, 3]), this.graph.int64Const([-1, -1])]);
+      gxn = this.node("Conv", [gn, flipped], { kernel_shape: attr.ints([kh, kw]), strides: attr.ints([1, 1]), pads: attr.ints(fullPads), dilations: attr.ints([1, 1]), group: attr.int(1) });
+    } else {
+      const outPadH = h - (stride * (oh - 1) + kh - top - bottom);
+      const outPadW = w - (stride * (ow - 1) + kw - left - right);
+      gxn = this.node("ConvTranspose", [gn, oihw], {
+        kernel_shape: attr.ints([kh, kw]),
+        strides: attr.ints([stride, stride]),
+        pads: attr.ints([top, left, bottom, right]),
+        dilations: attr.ints([1, 1]),
+        group: attr.int(1),
+        output_padding: attr.ints([outPadH, outPadW]),
+      });
+    }
+    return this.transposeName(gxn, TO_NHWC);
   }
 
   /** x̂ = (x − mean) / √(var + eps) over the last axis, with r = 1/√(var + eps) kept for the VJP. */
