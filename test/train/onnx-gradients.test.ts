@@ -5,7 +5,7 @@
  * fixture (weights from forward.json), with the eps and v objectives, with and without min-SNR
  * weighting, to ≤ 1e-4 relative per tensor. The network's VJPs themselves are checked against
  * PyTorch in onnx-grad-torch.test.ts; this file checks the loss, x_t, targets, weights, the
- * flat layout, and that a step is bit-identical when repeated.
+ * flat layout, and that a step is bit-identical when repeated and with 1 or 2 threads.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
@@ -48,7 +48,7 @@ describe("ONNX training-step gradients vs the tfjs trainer computation", () => {
   const fixture = readFixture("forward.json") as { cases: ForwardCase[] };
   for (const c of fixture.cases) {
     const obj = OBJECTIVES[c.label as keyof typeof OBJECTIVES];
-    it(`${c.label} (${obj.prediction}, min-SNR ${obj.min_snr_gamma}): loss and every gradient match, repeatably`, async () => {
+    it(`${c.label} (${obj.prediction}, min-SNR ${obj.min_snr_gamma}): loss and every gradient match, bit-identical when repeated and across thread counts`, async () => {
       const model = modelSchema.parse(c.config);
       const diffusion = diffusionSchema.parse({ timesteps: 100, ...obj });
       const schedule = makeSchedule(diffusion);
@@ -75,6 +75,11 @@ describe("ONNX training-step gradients vs the tfjs trainer computation", () => {
       await engine.compute(params, inp, again);
       await engine.release();
       assert.ok(Buffer.from(flat.buffer).equals(Buffer.from(again.buffer)), "a repeated step gave different bits");
+      const oneThread = await OnnxGradientEngine.create({ model, params: specs, batch: B, objective, threads: 1 });
+      const single = new Float32Array(total + 1);
+      await oneThread.compute(params, inp, single);
+      await oneThread.release();
+      assert.ok(Buffer.from(flat.buffer).equals(Buffer.from(single.buffer)), "1 and 2 threads gave different bits");
 
       // the trainer's computation on tfjs (cpu)
       const ref = tf.tidy(() => {
