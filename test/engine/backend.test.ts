@@ -54,7 +54,7 @@ test("auto picks wasm here and reports why tensorflow was skipped (after a probe
   // Either all logical CPUs (capped at 8) or a warning saying why not (busy machine, failed start).
   const wanted = Math.min(8, os.availableParallelism());
   assert.ok(auto.threads === wanted || auto.warnings.some((w) => /wasm runs on 1 thread/.test(w)), JSON.stringify(auto));
-  assert.deepEqual(auto.kernels, ["Conv2DBackpropFilter", "Conv2DBackpropInput"]);
+  assert.deepEqual(auto.kernels, ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul"]);
 });
 
 test("a forced tensorflow backend that is not installed fails naming why", async () => {

@@ -4,11 +4,14 @@
  *
  * - wasm: Conv2DBackpropFilter (missing in tfjs-backend-wasm 4.22) and Conv2DBackpropInput
  *   (the stock one is a scalar single-threaded loop), both composed from the backend's XNNPACK
- *   Conv2D.
+ *   Conv2D; BatchMatMul, which feeds batched and transposed products (attention, every matmul
+ *   gradient) to the stock kernel's threaded XNNPACK path one batch item at a time instead of
+ *   its scalar single-threaded loop.
  * - cpu: ResizeNearestNeighborGrad (the stock one is wrong for batch > 1) and
  *   Conv2DBackpropFilter (the same composition; about 40× faster than the stock loop here).
  */
 import * as tf from "@tensorflow/tfjs";
+import { batchMatMulKernel } from "./batch-matmul.js";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter.js";
 import { conv2dBackpropInputKernel } from "./conv2d-backprop-input.js";
 import { resizeNearestNeighborGradKernel } from "./resize-nearest-grad.js";
@@ -19,6 +22,7 @@ function oursFor(backendName: string): tf.KernelConfig[] {
       return [
         { kernelName: tf.Conv2DBackpropFilter, backendName, kernelFunc: conv2dBackpropFilterKernel(backendName) },
         { kernelName: tf.Conv2DBackpropInput, backendName, kernelFunc: conv2dBackpropInputKernel(backendName) },
+        { kernelName: tf.BatchMatMul, backendName, kernelFunc: batchMatMulKernel(stockKernel(backendName, tf.BatchMatMul)) },
       ];
     case "cpu":
       return [
@@ -35,6 +39,15 @@ const replaced = new Map<string, tf.KernelConfig | null>();
 
 function key(backendName: string, kernelName: string): string {
   return `${backendName}/${kernelName}`;
+}
+
+/** Calls the stock kernel that ours replaced (looked up when called: it is captured at registration). */
+function stockKernel(backendName: string, kernelName: string): tf.KernelFunc {
+  return (args) => {
+    const stock = replaced.get(key(backendName, kernelName));
+    if (stock === undefined || stock === null) throw new Error(`no stock ${kernelName} kernel for backend '${backendName}' to delegate to`);
+    return stock.kernelFunc(args);
+  };
 }
 
 /** Register our kernels for `backendName` (idempotent); returns the kernel names now ours. */
