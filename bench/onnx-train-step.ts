@@ -6,11 +6,14 @@
  * the PyTorch reference's training step (bench/reference/torch_unet.py --serve), and the ratio.
  *
  *   node --import tsx bench/onnx-train-step.ts [--config configs/bench.yaml] [--rounds 3]
- *        [--reps 5] [--warmup 2] [--threads N] [--backend wasm|cpu] [--no-torch] [--profile]
+ *        [--reps 5] [--warmup 2] [--threads N] [--backend wasm|cpu] [--no-torch] [--update tfjs|js]
  *
  * Rounds alternate the order (ORT first, then torch first, …) so load on this shared machine
  * hits both sides alike; each side's figure is the median over all timed reps. The step data
  * is an in-memory set of seeded random images (as bench/run.ts does).
+ *
+ * `--update js` replaces the trainer's tfjs AdamW + EMA by the same formulas in plain
+ * Float32Array loops (what-if for a proposed optimizer change; not what `diffx train` runs).
  */
 import { spawn } from "node:child_process";
 import * as os from "node:os";
@@ -49,6 +52,7 @@ const warmup = Number(arg("warmup", "2"));
 const threads = Number(arg("threads", String(os.availableParallelism())));
 const backend = arg("backend", "wasm") as "wasm" | "cpu";
 const withTorch = !flag("no-torch");
+const update = arg("update", "tfjs") as "tfjs" | "js";
 
 const { config } = loadConfig(configFile);
 const model = config.model;
@@ -97,19 +101,22 @@ async function trainStep(): Promise<number> {
   });
   const gnorm = globalNorm(gradMap);
   const clip = cfg.grad_clip > 0 && gnorm > cfg.grad_clip ? cfg.grad_clip / gnorm : 1;
-  const gradTensors = new Map<string, tf.Tensor>();
-  for (const name of names) {
-    const g = gradMap.get(name)!;
-    gradTensors.set(name, tf.tensor(clip === 1 ? g : g.map((v) => v * clip), vars.get(name)!.shape));
+  if (update === "js") jsUpdate(params, flat, clip, lr);
+  else {
+    const gradTensors = new Map<string, tf.Tensor>();
+    for (const name of names) {
+      const g = gradMap.get(name)!;
+      gradTensors.set(name, tf.tensor(clip === 1 ? g : g.map((v) => v * clip), vars.get(name)!.shape));
+    }
+    adam.apply(gradTensors, lr);
+    disposeTensors(gradTensors);
+    const next = new Map<string, tf.Tensor>();
+    for (const [name, e] of ema) {
+      next.set(name, tf.tidy(() => tf.add(tf.mul(e, cfg.ema), tf.mul(vars.get(name)!, 1 - cfg.ema))));
+      e.dispose();
+    }
+    ema = next;
   }
-  adam.apply(gradTensors, lr);
-  disposeTensors(gradTensors);
-  const next = new Map<string, tf.Tensor>();
-  for (const [name, e] of ema) {
-    next.set(name, tf.tidy(() => tf.add(tf.mul(e, cfg.ema), tf.mul(vars.get(name)!, 1 - cfg.ema))));
-    e.dispose();
-  }
-  ema = next;
   step += 1;
   pos = batch.next;
   const d = performance.now();
@@ -118,6 +125,37 @@ async function trainStep(): Promise<number> {
   phases.update += d - c;
   if (!Number.isFinite(flat[total] as number)) throw new Error(`loss is ${flat[total]} at step ${step}`);
   return d - a;
+}
+
+// ---- what-if: AdamW (optimizer.ts's formulas) + EMA in plain loops over host arrays
+const jsM = names.map((_, k) => new Float32Array(sizes[k] as number));
+const jsV = names.map((_, k) => new Float32Array(sizes[k] as number));
+const jsEma = names.map((name) => Float32Array.from(init.get(name)!.data));
+let jsT = 0;
+function jsUpdate(params: Float32Array[], flat: Float32Array, clip: number, lr: number): void {
+  jsT += 1;
+  const { beta1, beta2, eps } = ADAM_DEFAULTS;
+  const bc1 = 1 - Math.pow(beta1, jsT);
+  const bc2 = 1 - Math.pow(beta2, jsT);
+  const decay = cfg.optimizer === "adamw" ? lr * cfg.weight_decay : 0;
+  let off = 0;
+  names.forEach((name, k) => {
+    const p = params[k] as Float32Array;
+    const m = jsM[k] as Float32Array;
+    const v = jsV[k] as Float32Array;
+    const e = jsEma[k] as Float32Array;
+    for (let i = 0; i < p.length; i++) {
+      const g = (flat[off + i] as number) * clip;
+      const mi = (m[i] = beta1 * (m[i] as number) + (1 - beta1) * g);
+      const vi = (v[i] = beta2 * (v[i] as number) + (1 - beta2) * g * g);
+      const pi = (p[i] = (p[i] as number) - lr * (mi / bc1) / (Math.sqrt(vi / bc2) + eps) - decay * (p[i] as number));
+      e[i] = cfg.ema * (e[i] as number) + (1 - cfg.ema) * pi;
+    }
+    const t = tf.tensor(p, vars.get(name)!.shape);
+    vars.get(name)!.assign(t);
+    t.dispose();
+    off += p.length;
+  });
 }
 
 // ---- the PyTorch reference, kept alive between rounds
@@ -149,7 +187,7 @@ async function startTorch(): Promise<TorchServer> {
   };
 }
 
-console.log(`${configFile}: ${total} params, batch ${B}, ORT ${threads} threads, session built in ${(buildMs / 1000).toFixed(1)} s; update on tfjs ${tf.getBackend()}`);
+console.log(`${configFile}: ${total} params, batch ${B}, ORT ${threads} threads, session built in ${(buildMs / 1000).toFixed(1)} s; update ${update === "js" ? "in plain JS loops (what-if)" : `on tfjs ${tf.getBackend()}`}`);
 const torch = withTorch ? await startTorch() : null;
 for (let i = 0; i < warmup; i++) await trainStep();
 if (torch) await torch.ask({ cmd: "train", reps: 0, warmup });
