@@ -15,8 +15,12 @@
  *  4. The bench network on the pure-JS `cpu` backend (≈ 25 s forward, ≈ 60 s per step on an idle
  *     machine: 1 warm-up + 2 timed forwards and ONE training step).
  *  5. The configs/art.yaml model (64×64, text-conditioned, ≈ 38 GFLOP/image forward), training
- *     step at batch 16 on wasm: 1 warm-up + 2 timed steps, each reported as it ends (minutes per
- *     step here).
+ *     step at batch 16 on every usable backend that can take it: tensorflow (tfjs-node) when
+ *     installed, and wasm on all CPUs (`--art-threads`; never "auto", which falls back to one
+ *     thread when the machine is already busy): 1 warm-up + 2 timed steps, each reported as it
+ *     ends (minutes per step here). The cpu backend is not run (hours per step); it gets a note
+ *     with the time projected from the bench network's cpu/wasm ratio, and a backend that is not
+ *     installed a note saying so.
  * Sections run in that order (cheapest and most asked-for first); a failing section is noted
  * and the rest still run. bench/results.json is rewritten after every section (`complete`
  * false until the end), then a table is printed.
@@ -25,6 +29,7 @@
  *   npm run bench [-- --rounds 3 --reps 5 --art-reps 2 --art-warmup 1 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
  *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
+ *   --art-threads N runs the art.yaml model on N wasm threads (default: all CPUs, at most 8)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -35,12 +40,15 @@ import { loadConfig } from "../src/config/load.js";
 import { writeJsonAtomic } from "../src/engine/atomic.js";
 import { forward, modelParamSpecs } from "../src/model/model.js";
 import type { Ops } from "../src/nn/ops.js";
+import { probeBackends } from "../src/engine/backend.js";
+import { MAX_WASM_THREADS } from "../src/engine/kernels/wasm-loader.js";
 import { BENCH_NET_GFLOP_PER_IMAGE, BenchWorker, ROOT, TRAIN_STEP_FLOP_FACTOR, median, startDiffxWorker } from "./train-step.js";
 
 const PYTHON = "/usr/bin/python3";
 const TORCH_SCRIPT = path.join(ROOT, "bench", "reference", "torch_unet.py");
 const BENCH_CONFIG = path.join(ROOT, "configs", "bench.yaml");
-const ART_CONFIG = path.join(ROOT, "configs", "art.yaml");
+/** The study's model; `--art-config` swaps in another (only to try the section out quickly: results.json still calls it art.yaml's). */
+const ART_CONFIG = path.resolve(argValue("art-config") ?? path.join(ROOT, "configs", "art.yaml"));
 const BATCH = 16;
 const TORCH_THREADS = 2;
 const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce"] as const;
@@ -63,6 +71,8 @@ const opts = {
   cpuForwardReps: intArg("cpu-forward-reps", 2),
   artReps: intArg("art-reps", 2),
   artWarmup: intArg("art-warmup", 1, 0),
+  /** wasm threads for the art.yaml model: all CPUs unless told (a fixed count, not the load-dependent "auto"). */
+  artThreads: intArg("art-threads", Math.min(MAX_WASM_THREADS, os.availableParallelism())),
   sampleReps: intArg("sample-reps", 6),
   diffxSampleReps: intArg("diffx-sample-reps", 3),
   /** DDIM steps per sample (25; fewer only to try the bench out quickly). */
@@ -178,7 +188,16 @@ async function importIfPresent(file: string): Promise<Record<string, unknown> | 
 // ---------------------------------------------------------------------------------------------
 
 type DiffxTimes = { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string };
-type ArtTimes = { info: Record<string, unknown> | null; train: Series; warmup: number; gflopPerImage: number | null; error?: string };
+type ArtTimes = { info: Record<string, unknown> | null; train: Series; warmup: number; threads: number | null; loadAtStep: number[]; error?: string };
+/** The art.yaml section: per backend run, and why the others were not. */
+type ArtSection = { gflopPerImage: number | null; runs: Record<string, ArtTimes>; notRun: Record<string, string> };
+
+/**
+ * Bench-network cpu/wasm training-step ratio for projecting the art.yaml model onto cpu: measured
+ * in this run when both were, else shared/ENGINE-NOTES.md's figures (cpu 62–74 s, wasm 1.7–2.0 s
+ * per batch-16 step, idle machine: ≈ 37×).
+ */
+const NOTES_CPU_WASM_RATIO = { ratio: 68 / 1.85, source: "shared/ENGINE-NOTES.md (bench network, batch 16: cpu 62–74 s, wasm 1.7–2.0 s per step)" };
 
 /** Run one section; an error is noted and the bench goes on with the next. */
 async function section(name: string, body: () => Promise<void>): Promise<void> {
@@ -208,7 +227,7 @@ async function main(): Promise<void> {
 
   const diffx: Record<string, DiffxTimes> = {};
   let torchVariants: TorchVariant[] = [];
-  let art: ArtTimes | null = null;
+  let art: ArtSection | null = null;
   const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
   let allreduce: unknown = null;
   const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
@@ -361,30 +380,49 @@ async function main(): Promise<void> {
       save(false);
     }
 
-    // ---- 5. configs/art.yaml model, training step on wasm (last: the longest)
+    // ---- 5. configs/art.yaml model, training step on each usable backend (last: the longest)
     if (wanted("art")) {
-      log(`\nconfigs/art.yaml model at batch ${BATCH} on wasm: ${opts.artWarmup} warm-up step(s), then ${opts.artReps} timed steps`);
-      const a: ArtTimes = { info: null, train: newSeries(), warmup: opts.artWarmup, gflopPerImage: await countGflopPerImage(ART_CONFIG) };
+      if (argValue("art-config") !== undefined) note(`the art section ran ${path.relative(ROOT, ART_CONFIG)} instead of configs/art.yaml (--art-config): a try-out, not the study's figure`);
+      const a: ArtSection = { gflopPerImage: await countGflopPerImage(ART_CONFIG), runs: {}, notRun: {} };
       art = a;
-      const w = track(startDiffxWorker({ configFile: ART_CONFIG, backend: "wasm", batch: BATCH, withForward: false, log }));
-      await section("art.yaml model on wasm", async () => {
-        try {
-          a.info = await w.ready;
-          log(`  ${String(a.info.params)} params, ${fmt(a.gflopPerImage, 1)} GFLOP/image forward (text vocabulary of the synthetic captions: 256 tokens)`);
-          // one step per round, so each step is reported (and saved) as soon as it is done
-          for (let k = 0; k < opts.artReps; k++) {
-            const ms = await w.run({ cmd: "train", reps: 1, warmup: k === 0 ? opts.artWarmup : 0, total: opts.artReps });
-            a.train.ms.push(...ms);
-            log(`  art training step ${k + 1}/${opts.artReps}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms (load ${loadAvg()[0]})`);
-            save(false);
+      const tensorflow = (await probeBackends()).find((p) => p.name === "tensorflow");
+      const backends: ("tensorflow" | "wasm")[] = [];
+      if (tensorflow?.usable) backends.push("tensorflow");
+      else a.notRun.tensorflow = `not run: not available here (${tensorflow?.reason ?? "no probe result"})`;
+      backends.push("wasm"); // always there (--skip wasm skips the bench network's wasm rounds only)
+      for (const backend of backends) {
+        const threads = backend === "wasm" ? opts.artThreads : null;
+        log(`\nconfigs/art.yaml model at batch ${BATCH} on ${backend}${threads === null ? "" : ` (${threads} threads)`}: ${opts.artWarmup} warm-up step(s), then ${opts.artReps} timed steps (load ${loadAvg().join(" ")})`);
+        const t: ArtTimes = { info: null, train: newSeries(), warmup: opts.artWarmup, threads, loadAtStep: [] };
+        a.runs[backend] = t;
+        const w = track(startDiffxWorker({ configFile: ART_CONFIG, backend, threads: threads ?? "auto", batch: BATCH, withForward: false, log }));
+        await section(`art.yaml model on ${backend}`, async () => {
+          try {
+            t.info = await w.ready;
+            t.threads = typeof t.info.threads === "number" ? t.info.threads : t.threads;
+            const warnings = Array.isArray(t.info.warnings) ? t.info.warnings.map(String) : [];
+            for (const warning of warnings) note(`art.yaml on ${backend}: ${warning}`);
+            log(`  ${String(t.info.params)} params, ${fmt(a.gflopPerImage, 1)} GFLOP/image forward (text vocabulary of the synthetic captions: 256 tokens), ${String(t.info.threads)} thread(s)`);
+            // one step per round, so each step is reported (and saved) as soon as it is done
+            for (let k = 0; k < opts.artReps; k++) {
+              const ms = await w.run({ cmd: "train", reps: 1, warmup: k === 0 ? opts.artWarmup : 0, total: opts.artReps });
+              addRound(t.train, ms);
+              t.loadAtStep.push(loadAvg()[0]);
+              log(`  art training step ${k + 1}/${opts.artReps}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms (load ${loadAvg().join(" ")})`);
+              save(false);
+            }
+          } catch (err) {
+            t.error = String(err);
+            throw err;
+          } finally {
+            await w.close().catch(() => w.kill());
           }
-        } catch (err) {
-          a.error = String(err);
-          throw err;
-        } finally {
-          await w.close().catch(() => w.kill());
-        }
-      });
+        });
+        save(false);
+      }
+      a.notRun.cpu = cpuProjection(diffx, a.runs.wasm);
+      note(`art.yaml on cpu ${a.notRun.cpu}`);
+      if (a.notRun.tensorflow) note(`art.yaml on tensorflow ${a.notRun.tensorflow}`);
     }
 
     // ---- results
@@ -394,6 +432,24 @@ async function main(): Promise<void> {
   } finally {
     for (const w of workers) await w.close().catch(() => w.kill());
   }
+}
+
+/**
+ * Why the art.yaml model is not timed on the pure-JS cpu backend, with the time a step would
+ * take: the wasm step of this run (or, when it failed, nothing to scale) times the bench
+ * network's cpu/wasm step ratio — measured in this run when both were, else ENGINE-NOTES'.
+ */
+function cpuProjection(diffx: Record<string, DiffxTimes>, wasmArt: ArtTimes | undefined): string {
+  const cpuStep = diffx.cpu?.train.ms ?? [];
+  const wasmStep = diffx.wasm?.train.ms ?? [];
+  const measured = cpuStep.length > 0 && wasmStep.length > 0;
+  const ratio = measured ? median(cpuStep) / median(wasmStep) : NOTES_CPU_WASM_RATIO.ratio;
+  const source = measured
+    ? `the bench network's cpu/wasm step ratio measured in this run (${fmt(median(cpuStep))} / ${fmt(median(wasmStep))} ms = ${ratio.toFixed(1)}×)`
+    : `the bench network's cpu/wasm step ratio of ${NOTES_CPU_WASM_RATIO.source} = ${ratio.toFixed(0)}× (not measured in this run)`;
+  const wasmMs = wasmArt && wasmArt.train.ms.length > 0 ? median(wasmArt.train.ms) : null;
+  if (wasmMs === null) return `not run: the pure-JS backend is ≈ ${ratio.toFixed(0)}× slower than wasm per step (${source}), i.e. hours per art.yaml step; no wasm art.yaml step was measured to project from`;
+  return `not run: projected ${fmt((wasmMs * ratio) / 60_000, 1)} min/step from ${source} applied to the wasm art.yaml step of ${fmt(wasmMs)} ms`;
 }
 
 /**
@@ -452,7 +508,7 @@ interface BuildInput {
   diffx: Record<string, DiffxTimes>;
   torchVariants: TorchVariant[];
   torchVersion: string | null;
-  art: ArtTimes | null;
+  art: ArtSection | null;
   benchGflopCounted: number | null;
   sampling: Record<string, { images_per_s: number; detail?: unknown }>;
   allreduce: unknown;
@@ -478,6 +534,13 @@ function buildResults(b: BuildInput) {
   const gflops = (table: Record<string, number>, gflop: number): Record<string, number> => Object.fromEntries(Object.entries(table).map(([k, v]) => [k, gflop / (v / 1000)]));
   const sample_images_per_s: Record<string, number> = Object.fromEntries(Object.entries(b.sampling).map(([k, v]) => [k, v.images_per_s]));
   const allreduce_ms = allreduceTable(b.allreduce);
+  const art_train_step_ms: Record<string, number> = {};
+  const artGflops: Record<string, number> = {};
+  for (const [k, r] of Object.entries(b.art?.runs ?? {})) {
+    if (r.train.ms.length === 0) continue;
+    art_train_step_ms[k] = median(r.train.ms);
+    if (b.art?.gflopPerImage != null) artGflops[k] = (b.art.gflopPerImage * BATCH * TRAIN_STEP_FLOP_FACTOR) / (art_train_step_ms[k] / 1000);
+  }
   return {
     format: "diffx-bench/1",
     complete: b.complete,
@@ -489,14 +552,16 @@ function buildResults(b: BuildInput) {
     train_step_ms,
     ratio_to_torch: { forward: ratio(forward_ms), train_step: ratio(train_step_ms) },
     gflop_per_s: { forward: gflops(forward_ms, fwdGflop), train_step: gflops(train_step_ms, stepGflop) },
-    art_train_step_ms: b.art && b.art.train.ms.length ? { wasm: median(b.art.train.ms) } : {},
+    art_train_step_ms,
+    art_not_run: b.art ? b.art.notRun : {},
     art_model: b.art
       ? {
           config: "configs/art.yaml",
-          params: b.art.info?.params ?? null,
+          params: Object.values(b.art.runs).find((r) => r.info)?.info?.params ?? null,
           batch: BATCH,
           gflop_per_image_forward: b.art.gflopPerImage,
-          train_step_gflop_per_s: b.art.gflopPerImage !== null && b.art.train.ms.length ? (b.art.gflopPerImage * BATCH * TRAIN_STEP_FLOP_FACTOR) / (median(b.art.train.ms) / 1000) : null,
+          threads: Object.fromEntries(Object.entries(b.art.runs).map(([k, r]) => [k, r.threads])),
+          train_step_gflop_per_s: artGflops,
         }
       : null,
     sample_images_per_s,
@@ -510,7 +575,9 @@ function buildResults(b: BuildInput) {
         chosen: { forward: torchFwd?.name ?? null, train_step: torchTrain?.name ?? null },
         variants: b.torchVariants.map((v) => ({ name: v.name, info: v.info, forward: summary(v.forward), train_step: summary(v.train), sample: summary(v.sample) })),
       },
-      art: b.art ? { info: b.art.info, warmup_steps: b.art.warmup, train_step: summary(b.art.train), error: b.art.error } : null,
+      art: b.art
+        ? Object.fromEntries(Object.entries(b.art.runs).map(([k, r]) => [k, { info: r.info, threads: r.threads, warmup_steps: r.warmup, train_step: summary(r.train), load_1min_after_step: r.loadAtStep, error: r.error }]))
+        : null,
       sampling: b.sampling,
       allreduce: b.allreduce,
     },
@@ -550,12 +617,17 @@ function printTable(r: Results): void {
     log(line(`diffx ${backend}${threads}`, x.forward, x.train_step, r.ratio_to_torch.forward[backend], r.ratio_to_torch.train_step[backend]));
   }
   if (d.torch.variants.length) log(`÷torch = diffx median / the faster torch variant's median (forward: ${d.torch.chosen.forward ?? "–"}; step: ${d.torch.chosen.train_step ?? "–"})`);
-  if (d.art) {
-    const s = d.art.train_step;
+  if (d.art && r.art_model) {
     const a = r.art_model;
-    const flops = a && a.gflop_per_image_forward !== null ? `, ${fmt(a.gflop_per_image_forward, 1)} GFLOP/image forward` : "";
-    const rate = a && a.train_step_gflop_per_s !== null ? `, ${fmt(a.train_step_gflop_per_s, 1)} GFLOP/s` : "";
-    log(`\nconfigs/art.yaml model (${String(d.art.info?.params ?? "?")} params, 64×64, text${flops}), batch ${BATCH}, wasm: ${s ? `${fmt(s.median_ms)} ms per training step (min ${fmt(s.min_ms)}, max ${fmt(s.max_ms)}, n ${s.n} after ${d.art.warmup_steps} warm-up)${rate}` : `not measured (${d.art.error ?? "?"})`}`);
+    const flops = a.gflop_per_image_forward !== null ? `, ${fmt(a.gflop_per_image_forward, 1)} GFLOP/image forward` : "";
+    log(`\nconfigs/art.yaml model (${String(a.params ?? "?")} params, 64×64, text${flops}), batch ${BATCH}, training step:`);
+    for (const [backend, x] of Object.entries(d.art)) {
+      const s = x.train_step;
+      const rate = r.art_model.train_step_gflop_per_s[backend];
+      const threads = x.threads === null ? "" : ` (${x.threads} thr)`;
+      log(`  ${`${backend}${threads}`.padEnd(18)}${s ? `${fmt(s.median_ms)} ms per step (min ${fmt(s.min_ms)}, max ${fmt(s.max_ms)}, n ${s.n} after ${x.warmup_steps} warm-up; 1-min load after each: ${x.load_1min_after_step.join(", ")})${rate === undefined ? "" : `, ${fmt(rate, 1)} GFLOP/s`}` : `not measured (${x.error ?? "?"})`}`);
+    }
+    for (const [backend, why] of Object.entries(r.art_not_run)) log(`  ${backend.padEnd(18)}${why}`);
   }
   if (Object.keys(r.sample_images_per_s).length) {
     log(`\nsampling, ${opts.sampleSteps} DDIM steps, 32×32, batch ${BATCH}        images/s   ×torch`);

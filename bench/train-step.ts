@@ -60,9 +60,9 @@ export function median(xs: readonly number[]): number {
 }
 
 /** A config for timing: the file's model and diffusion, batch `batch`, nothing logged or saved while timing. */
-export function benchConfig(file: string, batch: number): Config {
+export function benchConfig(file: string, batch: number, overrides: readonly string[] = []): Config {
   const never = 1_000_000_000;
-  return loadConfig(file, [`train.batch_size=${batch}`, `train.steps=${never}`, `train.checkpoint_every=${never}`, `train.eval_every=${never}`, `train.log_every=${never}`]).config;
+  return loadConfig(file, [...overrides, `train.batch_size=${batch}`, `train.steps=${never}`, `train.checkpoint_every=${never}`, `train.eval_every=${never}`, `train.log_every=${never}`]).config;
 }
 
 /** Seeded random pairs at the model's resolution (the content does not change the time of a step). */
@@ -94,6 +94,8 @@ export interface TimerOptions {
   batch: number;
   /** Build constant parameter tensors for forward timing (one more copy of the weights). */
   withForward: boolean;
+  /** `--set`-style config overrides (`model.channels=[8,16]`), applied before the batch size. */
+  overrides?: readonly string[];
 }
 
 export interface TimerInfo {
@@ -140,7 +142,7 @@ export class StepTimer {
 
   static async create(o: TimerOptions): Promise<StepTimer> {
     const report = await initBackend(o.backend, { threads: o.threads });
-    const config = benchConfig(o.configFile, o.batch);
+    const config = benchConfig(o.configFile, o.batch, o.overrides);
     const { data, tokenizer } = syntheticTrainingSet(config);
     const specs = modelParamSpecs(config.model, tokenizer ? tokenizer.size : 0);
     const info: TimerInfo = {
