@@ -6,7 +6,7 @@
  * the PyTorch reference's training step (bench/reference/torch_unet.py --serve), and the ratio.
  *
  *   node --import tsx bench/onnx-train-step.ts [--config configs/bench.yaml] [--rounds 3]
- *        [--reps 5] [--warmup 2] [--threads N] [--backend wasm|cpu] [--no-torch] [--update tfjs|js]
+ *        [--reps 5] [--warmup 2] [--threads N] [--torch-threads N] [--backend wasm|cpu] [--no-torch] [--update tfjs|js]
  *
  * Rounds alternate the order (ORT first, then torch first, …) so load on this shared machine
  * hits both sides alike; each side's figure is the median over all timed reps. The step data
@@ -50,6 +50,7 @@ const rounds = Number(arg("rounds", "3"));
 const reps = Number(arg("reps", "5"));
 const warmup = Number(arg("warmup", "2"));
 const threads = Number(arg("threads", String(os.availableParallelism())));
+const torchThreads = Number(arg("torch-threads", String(threads)));
 const backend = arg("backend", "wasm") as "wasm" | "cpu";
 const withTorch = !flag("no-torch");
 const update = arg("update", "tfjs") as "tfjs" | "js";
@@ -164,7 +165,7 @@ interface TorchServer {
   close(): Promise<void>;
 }
 async function startTorch(): Promise<TorchServer> {
-  const child = spawn("/usr/bin/python3", ["bench/reference/torch_unet.py", "--serve", "--threads", String(threads)], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn("/usr/bin/python3", ["bench/reference/torch_unet.py", "--serve", "--threads", String(torchThreads)], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = readline.createInterface({ input: child.stdout });
   const waiting: ((v: Record<string, unknown>) => void)[] = [];
   lines.on("line", (line) => {
