@@ -81,6 +81,12 @@ export const engineSchema = z
   .strictObject({
     backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto").describe("tfjs backend: auto picks tensorflow → wasm → cpu"),
     threads: z.union([z.literal("auto"), posInt()]).default("auto").describe("CPU threads for the wasm backend"),
+    gradients: z
+      .enum(["auto", "tfjs", "onnx"])
+      .default("auto")
+      .describe(
+        "where training computes the loss and its gradients: onnx (onnxruntime-node running a forward + gradient graph diffx builds from the same model code; within 1.5× of PyTorch per step on CPU, several times faster than tfjs-wasm), tfjs (the backend above, via tf.variableGrads), or auto = onnx when the tfjs backend is wasm or cpu, tfjs when it is tensorflow (tfjs-node / GPU). The parameter update (AdamW, EMA) runs on the host either way; the run manifest records the engine used (backend.gradients). The two engines agree to float32 rounding, not bit for bit: resume a run with the engine it started with",
+      ),
   })
   .describe("tensor engine");
 

@@ -31,7 +31,8 @@ import type { Condition } from "../sample/conditions.js";
 import { latestCheckpoint, latestWeights } from "./checkpoint.js";
 import { runWorkers } from "./run-workers.js";
 import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
-import { trainLoop, readMetrics, singleWorker } from "./trainer.js";
+import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./trainer.js";
+import { onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { subset, type TrainingSet } from "./training-set.js";
 
@@ -281,6 +282,12 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
+    // the engine of loss + gradients (engine.gradients), chosen from the backend by the same rule the loop applies
+    const gradientsRecord = (backendName: string): { engine: string; reason: string; threads?: number } => {
+      const g = chooseGradientEngine(config.engine.gradients, backendName);
+      return g.engine === "onnx" ? { ...g, threads: onnxThreadsPerWorker(workers.length) } : g;
+    };
+    Object.assign(manifest.backend, { gradients: gradientsRecord(backend.name) });
     manifest.dataset_files = ds.manifest.files;
     manifest.status = "running";
     // a damaged checkpoint is reported before the manifest is touched
@@ -318,7 +325,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           onCheckpoint,
           onBackend: (report) => {
             backend = report;
-            Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version) });
+            Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version), gradients: gradientsRecord(report.name) });
             writeManifest(runDir, manifest);
           },
         });

@@ -6,6 +6,13 @@
  * diffusion loss, average gradients across workers (identity with one worker), clip by global
  * norm, apply AdamW, update the EMA. Every `checkpoint_every` steps and at the end rank 0 writes
  * an atomic checkpoint; a resumed run continues bit-identically on CPU backends.
+ *
+ * The state (parameters, EMA, Adam moments) lives on the host as Float32Arrays and the update
+ * runs there in plain loops (optimizer.ts). Loss and gradients come from one of two engines
+ * (`engine.gradients`): onnxruntime-node (onnx-gradients.ts; the default on the wasm and cpu
+ * backends) or tfjs (`tf.variableGrads`; the default on tensorflow). The tfjs variables only
+ * mirror the host parameters, refreshed when tfjs needs them: before every tfjs gradient step
+ * and before the VLB evaluation.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -20,12 +27,13 @@ import { forward } from "../model/model.js";
 import { initParams, type ParamMap } from "../model/params.js";
 import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer } from "../model/tokenizer.js";
-import { TfjsOps, paramTensors, paramVariables, hostParams, disposeTensors } from "../nn/tfjs-ops.js";
+import { TfjsOps, paramVariables, disposeTensors } from "../nn/tfjs-ops.js";
 import { Rng } from "../engine/rng.js";
-import { Adam, ADAM_DEFAULTS, globalNorm } from "./optimizer.js";
+import { Adam, ADAM_DEFAULTS, globalNorm, updateEma } from "./optimizer.js";
 import { learningRate } from "./lr.js";
 import { nextBatch, type DataPosition } from "./batches.js";
 import { stepInputs } from "./step-inputs.js";
+import { OnnxGradientEngine, onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "./checkpoint.js";
 import type { TrainingSet } from "./training-set.js";
 import { MetricsLog, type MetricsRecord } from "./metrics-log.js";
@@ -62,8 +70,23 @@ export interface LoopOptions {
 export interface LoopResult {
   step: number;
   interrupted: boolean;
+  /** The engine that computed the gradients. */
+  gradients: GradientEngineName;
   params: ParamMap;
   ema: ParamMap;
+}
+
+export type GradientEngineName = "tfjs" | "onnx";
+
+/**
+ * The engine that computes loss and gradients for `engine.gradients` on a tfjs backend, and why.
+ * auto: onnxruntime-node on the CPU backends (wasm, cpu), where it is several times faster than
+ * tfjs; tfjs on tensorflow (tfjs-node / GPU), where tfjs is fast and ORT's CUDA path is untried.
+ */
+export function chooseGradientEngine(requested: "auto" | GradientEngineName, backend: string): { engine: GradientEngineName; reason: string } {
+  if (requested !== "auto") return { engine: requested, reason: `engine.gradients: ${requested}` };
+  if (backend === "tensorflow") return { engine: "tfjs", reason: "auto: tfjs on the tensorflow backend (native kernels, GPU where present)" };
+  return { engine: "onnx", reason: `auto: onnxruntime-node on the ${backend} backend (several times faster than tfjs there)` };
 }
 
 /** Seed of the parameter initialisation (a stream of its own, derived from the master seed). */
@@ -92,21 +115,45 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   let step = 0;
   let pos: DataPosition = { epoch: 0, offset: 0 };
   const init = o.resumeFrom ? o.resumeFrom.params : initParams(specs, initSeed(config.seed));
-  const vars = paramVariables(init);
-  const ema = paramTensors(o.resumeFrom ? o.resumeFrom.ema : init);
-  const adam = new Adam(vars, { ...ADAM_DEFAULTS, weightDecay: cfg.weight_decay, decoupled: cfg.optimizer === "adamw" });
+  // host state, one Float32Array per parameter in `names` order (the checkpoint's order)
+  const names = [...init.keys()];
+  const shapes = names.map((n) => init.get(n)!.shape.slice());
+  const sizes = names.map((n) => init.get(n)!.data.length);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const params = names.map((n) => Float32Array.from(init.get(n)!.data));
+  const emaInit = o.resumeFrom ? o.resumeFrom.ema : init;
+  const ema = names.map((n, k) => {
+    const e = emaInit.get(n);
+    if (!e || e.data.length !== sizes[k]) throw new RuntimeFailure(`checkpoint EMA of "${n}" is missing or has the wrong size`);
+    return Float32Array.from(e.data);
+  });
+  const adam = new Adam(sizes, { ...ADAM_DEFAULTS, weightDecay: cfg.weight_decay, decoupled: cfg.optimizer === "adamw" });
   if (o.resumeFrom) {
-    const m = new Map([...o.resumeFrom.adamM].map(([k, v]) => [k, v.data]));
-    const v = new Map([...o.resumeFrom.adamV].map(([k, v2]) => [k, v2.data]));
-    adam.load(m, v, o.resumeFrom.state.optimizer_step);
+    // a moment missing from the checkpoint starts at zero (as a fresh parameter would)
+    const moment = (map: ParamMap, n: string, k: number): Float32Array => map.get(n)?.data ?? new Float32Array(sizes[k]);
+    adam.load(names.map((n, k) => moment(o.resumeFrom!.adamM, n, k)), names.map((n, k) => moment(o.resumeFrom!.adamV, n, k)), o.resumeFrom.state.optimizer_step);
     step = o.resumeFrom.state.step;
     pos = o.resumeFrom.state.data;
   }
+  const asParamMap = (arrays: readonly Float32Array[]): ParamMap => new Map(names.map((n, k) => [n, { shape: shapes[k], data: arrays[k] }]));
+
+  // tfjs variables: a mirror of `params` for the tfjs gradient path and the VLB evaluation
+  // (uploaded from copies: tf.tensor may keep the array it is given, and `params` changes in place)
+  const vars = paramVariables(init);
+  let mirrorStale = false;
+  const syncMirror = (): void => {
+    if (!mirrorStale) return;
+    names.forEach((n, k) => tf.tidy(() => vars.get(n)!.assign(tf.tensor(params[k].slice(), shapes[k], "float32"))));
+    mirrorStale = false;
+  };
   const ops = new TfjsOps(vars);
-  const names = [...vars.keys()];
-  const sizes = names.map((n) => vars.get(n)!.size);
-  const total = sizes.reduce((a, b) => a + b, 0);
   const log = reducer.rank === 0 ? new MetricsLog(path.join(o.runDir, "metrics.jsonl"), step) : null;
+  const gradients = chooseGradientEngine(config.engine.gradients, tf.getBackend());
+  // onnx: loss and gradients in onnxruntime-node (bits independent of its thread count)
+  const onnxGrads =
+    gradients.engine === "onnx"
+      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: onnxThreadsPerWorker(reducer.world) })
+      : null;
 
   // fixed VLB batch: first pairs of the held-out set, evenly spread timesteps, fixed noise
   const vlbSet = o.heldOut ?? data;
@@ -123,10 +170,10 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
     savedStep = step;
     writeCheckpoint(o.runDir, {
       state: { format: CHECKPOINT_FORMAT, step, optimizer_step: adam.t, data: pos, rng: { seed: config.seed, derivation: "Rng(seed, 'sample', step, i); Rng(seed, 'data', epoch)" }, loss: lastLoss },
-      params: hostParams(vars),
-      ema: hostParams(ema),
-      adamM: hostParams(adam.m),
-      adamV: hostParams(adam.v),
+      params: asParamMap(params),
+      ema: asParamMap(ema),
+      adamM: asParamMap(adam.m),
+      adamV: asParamMap(adam.v),
     });
     o.onCheckpoint?.(step);
   };
@@ -148,39 +195,43 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
       // ---- forward + backward on this worker's shard (mean loss over the shard)
       // [gradients…, loss, stop flag]: one buffer, one all-reduce per step
       const flat = new Float32Array(total + 2);
-      tf.tidy(() => {
-        const x0 = tf.tensor(inp.x0, [shard, R, R, 3]);
-        const eps = tf.tensor(inp.noise, [shard, R, R, 3]);
-        const tArr = Array.from(inp.t);
-        const xt = tf.tidy(() => {
-          const a = tf.tensor(tArr.map((t) => schedule.sqrtAlphaBars[t]), [shard, 1, 1, 1]);
-          const s = tf.tensor(tArr.map((t) => schedule.sqrtOneMinusAlphaBars[t]), [shard, 1, 1, 1]);
-          return tf.add(tf.mul(a, x0), tf.mul(s, eps)); // q(x_t | x_0), DDPM eq. 4
+      if (onnxGrads) await onnxGrads.compute(params, inp, flat);
+      else {
+        syncMirror();
+        tf.tidy(() => {
+          const x0 = tf.tensor(inp.x0, [shard, R, R, 3]);
+          const eps = tf.tensor(inp.noise, [shard, R, R, 3]);
+          const tArr = Array.from(inp.t);
+          const xt = tf.tidy(() => {
+            const a = tf.tensor(tArr.map((t) => schedule.sqrtAlphaBars[t]), [shard, 1, 1, 1]);
+            const s = tf.tensor(tArr.map((t) => schedule.sqrtOneMinusAlphaBars[t]), [shard, 1, 1, 1]);
+            return tf.add(tf.mul(a, x0), tf.mul(s, eps)); // q(x_t | x_0), DDPM eq. 4
+          });
+          const { value, grads } = tf.variableGrads(() =>
+            diffusionLoss(
+              forward(ops, model, {
+                x: xt,
+                t: tf.tensor(Float32Array.from(tArr), [shard]),
+                cond: tf.tensor(inp.cond, [shard]),
+                tokens: inp.tokens ? tf.tensor(inp.tokens, [shard, model.max_tokens], "int32") : undefined,
+                sketch: inp.sketch ? tf.tensor(inp.sketch, [shard, R, R, 1]) : undefined,
+              }),
+              x0,
+              eps,
+              tArr,
+              objective,
+            ),
+            [...vars.values()],
+          );
+          let off = 0;
+          names.forEach((n, k) => {
+            const g = grads[vars.get(n)!.name];
+            if (g) flat.set(g.dataSync() as Float32Array, off);
+            off += sizes[k];
+          });
+          flat[total] = value.dataSync()[0];
         });
-        const { value, grads } = tf.variableGrads(() =>
-          diffusionLoss(
-            forward(ops, model, {
-              x: xt,
-              t: tf.tensor(Float32Array.from(tArr), [shard]),
-              cond: tf.tensor(inp.cond, [shard]),
-              tokens: inp.tokens ? tf.tensor(inp.tokens, [shard, model.max_tokens], "int32") : undefined,
-              sketch: inp.sketch ? tf.tensor(inp.sketch, [shard, R, R, 1]) : undefined,
-            }),
-            x0,
-            eps,
-            tArr,
-            objective,
-          ),
-          [...vars.values()],
-        );
-        let off = 0;
-        names.forEach((n, k) => {
-          const g = grads[vars.get(n)!.name];
-          if (g) flat.set(g.dataSync() as Float32Array, off);
-          off += sizes[k];
-        });
-        flat[total] = value.dataSync()[0];
-      });
+      }
       // let pending events (Ctrl-C, worker messages) run: tfjs calls here are synchronous
       await new Promise<void>((resolve) => setImmediate(resolve));
       flat[total + 1] = o.signal?.aborted ? 1 : 0;
@@ -193,30 +244,20 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
       if (!Number.isFinite(loss)) {
         throw new RuntimeFailure(`loss is ${loss} at step ${step + 1}; training stopped. The last good checkpoint is intact; lower train.lr or check the data, then --resume`);
       }
-      const gradMap = new Map<string, Float32Array>();
+      const grads: Float32Array[] = [];
       let off = 0;
-      names.forEach((n, k) => {
-        gradMap.set(n, flat.subarray(off, off + sizes[k]));
-        off += sizes[k];
-      });
-      const gnorm = globalNorm(gradMap);
+      for (const n of sizes) {
+        grads.push(flat.subarray(off, off + n));
+        off += n;
+      }
+      const gnorm = globalNorm(grads);
       if (!Number.isFinite(gnorm)) throw new RuntimeFailure(`gradient norm is ${gnorm} at step ${step + 1}; training stopped, the last good checkpoint is intact`);
       const clip = cfg.grad_clip > 0 && gnorm > cfg.grad_clip ? cfg.grad_clip / gnorm : 1;
 
-      // ---- update: AdamW, then EMA
-      const gradTensors = new Map<string, tf.Tensor>();
-      for (const n of names) {
-        const g = gradMap.get(n)!;
-        const scaled = clip === 1 ? g : g.map((v) => v * clip);
-        gradTensors.set(n, tf.tensor(scaled, vars.get(n)!.shape));
-      }
-      adam.apply(gradTensors, lr);
-      disposeTensors(gradTensors);
-      for (const [n, e] of ema) {
-        const next = tf.tidy(() => tf.add(tf.mul(e, cfg.ema), tf.mul(vars.get(n)!, 1 - cfg.ema)));
-        e.dispose();
-        ema.set(n, next);
-      }
+      // ---- update on the host: AdamW (gradients scaled by the clip factor), then EMA
+      adam.apply(params, grads, clip, lr);
+      updateEma(ema, params, cfg.ema);
+      mirrorStale = true;
       step += 1;
       pos = batch.next;
       lastLoss = loss;
@@ -231,6 +272,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
       if (log && (step % cfg.log_every === 0 || step === stopAt)) {
         const rec: MetricsRecord = { step, loss, lr, grad_norm: gnorm, steps_per_s: rate };
         if (step % cfg.eval_every === 0 || step === cfg.steps) {
+          syncMirror();
           const denoise = async (x: Float32Array, t: Float32Array): Promise<Float32Array> => {
             const out = tf.tidy(() =>
               forward(ops, model, {
@@ -252,7 +294,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
       }
       o.progress.update(step, { loss });
       if (o.onDigest && o.digestEvery && (step % o.digestEvery === 0 || step === stopAt || interrupted)) {
-        o.onDigest(step, names.map((n) => vars.get(n)!.dataSync() as Float32Array));
+        o.onDigest(step, params);
       }
       if (step % cfg.checkpoint_every === 0 && step < stopAt) saveCheckpoint(lastLoss);
     }
@@ -260,12 +302,10 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   } finally {
     o.progress.stop();
     log?.close();
+    await onnxGrads?.release();
+    disposeTensors(vars);
   }
-  const result: LoopResult = { step, interrupted, params: hostParams(vars), ema: hostParams(ema) };
-  adam.dispose();
-  disposeTensors(vars);
-  disposeTensors(ema);
-  return result;
+  return { step, interrupted, gradients: gradients.engine, params: asParamMap(params), ema: asParamMap(ema) };
 }
 
 /** Does the run folder already hold metrics past `step`? (used to refuse silent overwrite) */
