@@ -83,6 +83,21 @@ test("wasm: gradients tfjs and onnx give the same loss curve to 1e-5; auto is on
   assert.ok(diff <= 1e-4 * scale, `parameters after 8 steps differ by ${diff} (largest |θ| ${scale})`);
 });
 
+test("wasm, gradients tfjs: 8 straight steps == 4 steps + --resume 4 (bit-identical; the host update and the mirrored variables)", () => {
+  const dir = tempDir();
+  const straight = train(dir, "a", ["--set", "engine.gradients=tfjs"]);
+  const first = train(dir, "b", ["--set", "engine.gradients=tfjs", "--until-step", "4"]);
+  const r = runCli(["train", "--resume", "b", "--quiet"], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  for (const f of ["params.bin", "ema.bin", "adam_m.bin", "adam_v.bin"]) {
+    const x = fs.readFileSync(path.join(straight, "checkpoints", "step-8", f));
+    const y = fs.readFileSync(path.join(first, "checkpoints", "step-8", f));
+    assert.ok(x.equals(y), `checkpoints/step-8/${f} differs after resume`);
+  }
+  assert.deepEqual(metrics(first).map((m) => m.loss), metrics(straight).map((m) => m.loss));
+  assert.equal(manifest(first).backend.gradients?.engine, "tfjs");
+});
+
 test("cpu: auto picks onnx gradients and the manifest says why", () => {
   const dir = tempDir();
   const run = train(dir, "cpu", ["--backend", "cpu", "--until-step", "2"]);
