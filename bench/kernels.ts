@@ -15,7 +15,7 @@
  * Timings are printed only; nothing asserts them.
  *
  *   node --import tsx bench/kernels.ts --profile configs/art.yaml [--batch 16] [--threads auto|N]
- *        [--warmup 1] [--set key=value …] [--top 15]
+ *        [--warmup 1] [--set key=value …] [--top 15] [--kernel BatchMatMul]
  * profiles ONE training step of a config's model (the trainer's own loop, bench/train-step.ts)
  * kernel by kernel: every kernel registered for the backend is wrapped to record its wall time
  * and the process's CPU time (all threads) while it runs, so CPU ÷ wall per kernel shows which
@@ -139,6 +139,13 @@ function printThreadCpu(before: Map<string, number>, after: Map<string, number>,
   for (const [k, v] of rows) console.log(`  ${v.toFixed(0).padStart(8)} ms  ${((100 * v) / wall).toFixed(0).padStart(3)} %  ${k}`);
 }
 
+/** Size of the wasm backend's heap in MB (null on other backends). */
+function wasmHeapMb(): number | null {
+  const backend: unknown = tf.backend();
+  const heap = (backend as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? Math.round(heap.buffer.byteLength / 2 ** 20) : null;
+}
+
 async function profileStep(configFile: string): Promise<void> {
   const batch = Number(arg("batch", "16"));
   const warmup = Number(arg("warmup", "1"));
@@ -174,7 +181,10 @@ async function profileStep(configFile: string): Promise<void> {
   console.log(`profiled step: ${ms.map((v) => v.toFixed(0)).join(", ")} ms (loop's own timing); wall ${stepWall.toFixed(0)} ms, CPU ${stepCpu.toFixed(0)} ms (CPU/wall ${(stepCpu / stepWall).toFixed(2)}); in kernels: wall ${kernelWall.toFixed(0)} ms, CPU ${kernelCpu.toFixed(0)} ms; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
   printTotals(`top ${top} kernels by wall time`, totals, stepWall, top);
   printTotals(`top ${top} kernel calls by wall time, per input shapes`, byShape, stepWall, top);
+  const only = arg("kernel", "");
+  if (only !== "") printTotals(`${only} calls by input shapes`, new Map([...byShape].filter(([k]) => k.startsWith(`${only} `))), stepWall, 1000);
   printThreadCpu(threadsBefore, threadsAfter, stepWall);
+  console.log(`\nwasm heap after the profiled step: ${wasmHeapMb() ?? "–"} MB (its high-water mark: the heap never shrinks; wasm32 caps it at 4096 MB)`);
   timer.close();
   process.exit(0); // the training loop is held between rounds
 }

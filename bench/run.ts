@@ -402,7 +402,7 @@ async function main(): Promise<void> {
             t.threads = typeof t.info.threads === "number" ? t.info.threads : t.threads;
             const warnings = Array.isArray(t.info.warnings) ? t.info.warnings.map(String) : [];
             for (const warning of warnings) note(`art.yaml on ${backend}: ${warning}`);
-            log(`  ${String(t.info.params)} params, ${fmt(a.gflopPerImage, 1)} GFLOP/image forward (text vocabulary of the synthetic captions: 256 tokens), ${String(t.info.threads)} thread(s)`);
+            log(`  ${String(t.info.params)} params, ${fmt(a.gflopPerImage, 1)} GFLOP/image forward (text vocabulary of the synthetic captions: 256 tokens), ${String(t.info.threads)} thread(s), gradients: ${String(t.info.gradients)} (${String(t.info.gradientsReason)})`);
             // one step per round, so each step is reported (and saved) as soon as it is done
             for (let k = 0; k < opts.artReps; k++) {
               const ms = await w.run({ cmd: "train", reps: 1, warmup: k === 0 ? opts.artWarmup : 0, total: opts.artReps });
@@ -624,7 +624,8 @@ function printTable(r: Results): void {
     for (const [backend, x] of Object.entries(d.art)) {
       const s = x.train_step;
       const rate = r.art_model.train_step_gflop_per_s[backend];
-      const threads = x.threads === null ? "" : ` (${x.threads} thr)`;
+      const gradients = typeof x.info?.gradients === "string" ? `, ${x.info.gradients} gradients` : "";
+      const threads = x.threads === null ? "" : ` (${x.threads} thr${gradients})`;
       log(`  ${`${backend}${threads}`.padEnd(18)}${s ? `${fmt(s.median_ms)} ms per step (min ${fmt(s.min_ms)}, max ${fmt(s.max_ms)}, n ${s.n} after ${x.warmup_steps} warm-up; 1-min load after each: ${x.load_1min_after_step.join(", ")})${rate === undefined ? "" : `, ${fmt(rate, 1)} GFLOP/s`}` : `not measured (${x.error ?? "?"})`}`);
     }
     for (const [backend, why] of Object.entries(r.art_not_run)) log(`  ${backend.padEnd(18)}${why}`);

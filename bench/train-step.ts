@@ -36,7 +36,7 @@ import { Rng } from "../src/engine/rng.js";
 import { countParams, forward, initParams, modelParamSpecs } from "../src/model/model.js";
 import { Tokenizer } from "../src/model/tokenizer.js";
 import { TfjsOps, disposeTensors, paramTensors } from "../src/nn/tfjs-ops.js";
-import { initSeed, trainLoop, type GradientReducer } from "../src/train/trainer.js";
+import { chooseGradientEngine, initSeed, trainLoop, type GradientReducer } from "../src/train/trainer.js";
 import type { TrainingSet } from "../src/train/training-set.js";
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -84,6 +84,11 @@ export function syntheticTrainingSet(config: Config): { data: TrainingSet; token
   return { data: { n, images, sketches, captions, ids }, tokenizer };
 }
 
+function gradientEngine(config: Config, backend: string): { gradients: string; gradientsReason: string } {
+  const chosen = chooseGradientEngine(config.engine.gradients, backend);
+  return { gradients: chosen.engine, gradientsReason: chosen.reason };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The timing engine (runs inside the process that owns the tfjs backend)
 
@@ -110,6 +115,9 @@ export interface TimerInfo {
   batch: number;
   resolution: number;
   conditioning: string;
+  /** What computes loss and gradients in a training step (`engine.gradients`: tfjs or onnx), and why. */
+  gradients: string;
+  gradientsReason: string;
 }
 
 /**
@@ -157,6 +165,7 @@ export class StepTimer {
       batch: o.batch,
       resolution: config.model.resolution,
       conditioning: config.model.conditioning,
+      ...gradientEngine(config, report.name),
     };
     const timer = new StepTimer(info, config, data, tokenizer);
     if (o.withForward) timer.prepareForward();
@@ -458,7 +467,7 @@ async function cliMain(): Promise<void> {
   const warmup = Number(argValue("warmup") ?? 2);
   const forwardReps = Number(argValue("forward-reps") ?? reps);
   const i = timer.info;
-  console.log(`${i.config}: ${i.params} params, ${i.resolution}×${i.resolution}, batch ${i.batch}, backend ${i.backend} ${i.backendVersion}, threads ${i.threads}, simd ${String(i.simd)}`);
+  console.log(`${i.config}: ${i.params} params, ${i.resolution}×${i.resolution}, batch ${i.batch}, backend ${i.backend} ${i.backendVersion}, threads ${i.threads}, simd ${String(i.simd)}, gradients ${i.gradients} (${i.gradientsReason})`);
   const isBenchNet = i.params === 1_373_155;
   try {
     if (withForward) console.log(describe("forward", timer.forward(forwardReps, 1), isBenchNet ? BENCH_NET_GFLOP_PER_IMAGE * batch : null));
