@@ -130,7 +130,7 @@ export const evalSchema = z
   .strictObject({
     folds: z.number().int().min(2).default(5).describe("k of k-fold cross-validation"),
     samples_per_fold: posInt().default(16).describe("images generated per fold and variant"),
-    features: z.string().default("pixels").describe("feature extractor for FID/KID: pixels (8×8 RGB), onnx:PATH (any ONNX image model, e.g. an Inception export), or domain (the learned extractor, not shipped yet)"),
+    features: z.string().default("domain").describe("feature extractor for FID/KID: domain (diffx's learned 128-d CNN features; also predicts attributes for text control), pixels (8×8 RGB, no model) or onnx:PATH (any ONNX image model, e.g. an Inception export)"),
     parallel: posInt().default(1).describe("folds run at once"),
     bootstrap: nonNegInt().default(200).describe("bootstrap resamples for FID/KID confidence intervals"),
     variants: z.array(variantSchema).min(1).default([{ name: "default" }]).describe("compared settings, each a set of overrides"),

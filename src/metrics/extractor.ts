@@ -2,8 +2,8 @@
  * Feature extractors turn images into feature vectors for FID/KID. Every extractor says how
  * its features were computed (`describe()`), so a report can state it next to each number.
  *
- * Specs: `domain` (diffx's own small CNN; not built yet), `pixels` (downsampled RGB values, no
- * model) or `onnx:PATH` (any ONNX image model).
+ * Specs: `domain` (diffx's own small CNN, weights committed in src/metrics/domain/; the default),
+ * `pixels` (downsampled RGB values, no model) or `onnx:PATH` (any ONNX image model).
  */
 import type { Image } from "../engine/image.js";
 import { UsageError } from "../errors.js";
@@ -32,12 +32,14 @@ export interface ExtractorOptions {
   batchSize?: number;
 }
 
-export const DEFAULT_FEATURES = "pixels";
+export const DEFAULT_FEATURES = "domain";
 
 /** Load the extractor named by `spec` ("domain" or "onnx:PATH"). */
 export async function loadExtractor(spec: string, options: ExtractorOptions = {}): Promise<FeatureExtractor> {
   if (spec === "domain") {
-    throw new UsageError("the 'domain' feature extractor is not built yet in this version of diffx; use --features onnx:PATH, or give two feature files (.npy/.csv)");
+    // loaded on demand, so commands that never score images do not load tfjs
+    const { loadDomainExtractor } = await import("./domain/domain-extractor.js");
+    return loadDomainExtractor();
   }
   if (spec === "pixels") {
     const { pixelExtractor } = await import("./pixel-extractor.js");

@@ -111,8 +111,13 @@ test("fid errors: exit 2, one line naming the file (and row), no stack trace", (
   const imgs = path.join(dir, "imgs-err");
   writePng(path.join(imgs, "a.png"), { width: 4, height: 4, channels: 3, data: new Uint8Array(48) });
   writePng(path.join(imgs, "b.png"), { width: 4, height: 4, channels: 3, data: new Uint8Array(48).fill(200) });
-  assertUsageError(runCli(["fid", imgs, imgs, "--features", "domain"]), /'domain' feature extractor is not built yet/);
-  assertUsageError(runCli(["fid", imgs, imgs, "--features", "domain", "--json"]), /'domain' feature extractor is not built yet/);
+  // the default extractor is the committed domain CNN: FID of a folder with itself is 0
+  const self = runCli(["fid", imgs, imgs, "--json"]);
+  assert.equal(self.code, 0, self.stderr);
+  const selfJson = JSON.parse(self.stdout) as { fid: number; dims: number; features: string };
+  assert.equal(selfJson.dims, 128);
+  assert.match(selfJson.features, /^domain: diffx domain CNN/);
+  assert.ok(Math.abs(selfJson.fid) < 1e-6, `FID(X, X) = ${selfJson.fid}`);
   assertUsageError(runCli(["fid", imgs, npy("f32.npy")]), /imgs-err is an image folder but .*f32\.npy is a feature file/);
   assertUsageError(runCli(["fid", npy("f32.npy"), npy("f64.npy"), "--features", "domain"]), /--features applies to image folders/);
   assertUsageError(runCli(["fid", path.join(dir, "nope"), npy("f32.npy")]), /nope: no such file or folder/);

@@ -65,8 +65,7 @@ const usage = (pattern: RegExp) => (e: unknown): boolean => {
   return true;
 };
 
-test("onnx extractor errors: domain not built, bad spec, missing model, bad output, size, normalisation", async () => {
-  await assert.rejects(loadExtractor("domain"), usage(/'domain' feature extractor is not built yet/));
+test("onnx extractor errors: bad spec, missing model, bad output, size, normalisation", async () => {
   await assert.rejects(loadExtractor("inception"), usage(/unknown feature extractor 'inception'/));
   await assert.rejects(loadExtractor("onnx:"), usage(/needs a model path/));
   await assert.rejects(loadExtractor("onnx:/nonexistent/m.onnx"), usage(/\/nonexistent\/m\.onnx: ONNX model file not found/));

@@ -27,7 +27,7 @@ export function registerFid(program: Command): void {
   program
     .command("fid <a> <b>")
     .description("FID and KID between two image folders or two feature files (.npy float32/float64 n×d, or .csv one row per sample, no header)")
-    .option("--features <extractor>", `image folders only: pixels | onnx:PATH (default ${DEFAULT_FEATURES})`)
+    .option("--features <extractor>", `image folders only: domain | pixels | onnx:PATH (default ${DEFAULT_FEATURES})`)
     .option("--input-size <px>", "onnx: square input side (default: the model's fixed input size)")
     .option("--normalize <rule>", "onnx: pixel normalisation [-1,1] | [0,1] | [0,255] | imagenet (default [-1,1])")
     .option("--output-name <name>", "onnx: model output used as features (default: the first output)")
