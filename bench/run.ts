@@ -30,6 +30,7 @@
  *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
  *   --art-threads N runs the art.yaml model on N wasm threads (default: all CPUs, at most 8)
+ *   --art-step-timeout MIN gives up on a backend whose art.yaml step takes longer (default 60)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -73,6 +74,8 @@ const opts = {
   artWarmup: intArg("art-warmup", 1, 0),
   /** wasm threads for the art.yaml model: all CPUs unless told (a fixed count, not the load-dependent "auto"). */
   artThreads: intArg("art-threads", Math.min(MAX_WASM_THREADS, os.availableParallelism())),
+  /** Minutes an art.yaml step may take before the section gives up on that backend (a hung step must not hang the bench). */
+  artStepTimeoutMin: intArg("art-step-timeout", 60),
   sampleReps: intArg("sample-reps", 6),
   diffxSampleReps: intArg("diffx-sample-reps", 3),
   /** DDIM steps per sample (25; fewer only to try the bench out quickly). */
@@ -405,7 +408,12 @@ async function main(): Promise<void> {
             log(`  ${String(t.info.params)} params, ${fmt(a.gflopPerImage, 1)} GFLOP/image forward (text vocabulary of the synthetic captions: 256 tokens), ${String(t.info.threads)} thread(s), gradients: ${String(t.info.gradients)} (${String(t.info.gradientsReason)})`);
             // one step per round, so each step is reported (and saved) as soon as it is done
             for (let k = 0; k < opts.artReps; k++) {
-              const ms = await w.run({ cmd: "train", reps: 1, warmup: k === 0 ? opts.artWarmup : 0, total: opts.artReps });
+              const limitMs = opts.artStepTimeoutMin * 60_000 * (k === 0 ? 1 + opts.artWarmup : 1);
+              let timer: NodeJS.Timeout | undefined;
+              const timeout = new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`step ${k + 1} did not finish within ${(limitMs / 60_000).toFixed(0)} min (--art-step-timeout ${opts.artStepTimeoutMin} per step): stopped`)), limitMs);
+              });
+              const ms = await Promise.race([w.run({ cmd: "train", reps: 1, warmup: k === 0 ? opts.artWarmup : 0, total: opts.artReps }), timeout]).finally(() => clearTimeout(timer));
               addRound(t.train, ms);
               t.loadAtStep.push(loadAvg()[0]);
               log(`  art training step ${k + 1}/${opts.artReps}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms (load ${loadAvg().join(" ")})`);
@@ -415,7 +423,8 @@ async function main(): Promise<void> {
             t.error = String(err);
             throw err;
           } finally {
-            await w.close().catch(() => w.kill());
+            if (t.error) w.kill();
+            else await w.close().catch(() => w.kill());
           }
         });
         save(false);
