@@ -3,10 +3,11 @@
  *
  * - Adam: Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization", Algorithm 1.
  * - AdamW (decoupled weight decay): Loshchilov & Hutter 2019, "Decoupled Weight Decay
- *   Regularization", Algorithm 2 (line 12: θ ← θ − η(α·m̂/(√v̂ + ε) + λθ), with the schedule
- *   multiplier η folded into the learning rate: θ ← θ − lr·m̂/(√v̂ + ε) − lr·λ·θ, as
- *   torch.optim.AdamW does). With `decoupled: false` the decay is the classic L2 term added to
- *   the gradient (Algorithm 2, line 6; torch.optim.Adam's `weight_decay`).
+ *   Regularization", Algorithm 2, line 12: θ_t ← θ_{t−1} − η_t(α·m̂_t/(√v̂_t + ε) + λ·θ_{t−1}).
+ *   As in torch.optim.AdamW, the decay is scaled by the scheduled learning rate lr = η_t·α
+ *   (the paper scales it by η_t alone): θ_t ← θ_{t−1} − lr·m̂_t/(√v̂_t + ε) − lr·λ·θ_{t−1}.
+ *   With `decoupled: false` the decay is the classic L2 term added to the gradient
+ *   (Algorithm 2, line 6: g_t ← ∇f + λθ_{t−1}; torch.optim.Adam's `weight_decay`).
  *
  * Float32 semantics (deterministic, documented): the state (parameters, m, v, EMA) is stored
  * as float32; each element's update is computed in float64 from the stored float32 values and
