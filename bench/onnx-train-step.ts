@@ -2,34 +2,29 @@
  * Issue 9: one full diffx training step of a config (default configs/bench.yaml) with the
  * gradients computed in onnxruntime-node (src/train/onnx-gradients.ts) and the rest as the
  * trainer does it (src/train/trainer.ts: per-sample draws, parameters to the host, gradients
- * and loss into the flat buffer, global-norm clipping, AdamW and EMA on tfjs), interleaved with
+ * and loss into the flat buffer, global-norm clipping, AdamW and EMA on the host), interleaved with
  * the PyTorch reference's training step (bench/reference/torch_unet.py --serve), and the ratio.
  *
  *   node --import tsx bench/onnx-train-step.ts [--config configs/bench.yaml] [--rounds 3]
- *        [--reps 5] [--warmup 2] [--threads N] [--torch-threads N] [--backend wasm|cpu] [--no-torch] [--update tfjs|js]
+ *        [--reps 5] [--warmup 2] [--threads N] [--torch-threads N] [--no-torch]
  *
  * Rounds alternate the order (ORT first, then torch first, …) so load on this shared machine
  * hits both sides alike; each side's figure is the median over all timed reps. The step data
  * is an in-memory set of seeded random images (as bench/run.ts does).
- *
- * `--update js` replaces the trainer's tfjs AdamW + EMA by the same formulas in plain
- * Float32Array loops (what-if for a proposed optimizer change; not what `diffx train` runs).
+ * It prints where a step's time goes (inputs, ORT gradients, clip + AdamW + EMA).
  */
 import { spawn } from "node:child_process";
 import * as os from "node:os";
 import * as readline from "node:readline";
-import * as tf from "@tensorflow/tfjs";
 import { loadConfig } from "../src/config/load.js";
 import { objectiveConfig } from "../src/diffusion/objective.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { initBackend } from "../src/engine/backend.js";
 import { Rng } from "../src/engine/rng.js";
 import { initParams, modelParamSpecs } from "../src/model/model.js";
-import { disposeTensors, paramTensors, paramVariables } from "../src/nn/tfjs-ops.js";
 import { nextBatch, type DataPosition } from "../src/train/batches.js";
 import { learningRate } from "../src/train/lr.js";
 import { OnnxGradientEngine } from "../src/train/onnx-gradients.js";
-import { Adam, ADAM_DEFAULTS, globalNorm } from "../src/train/optimizer.js";
+import { Adam, ADAM_DEFAULTS, globalNorm, updateEma } from "../src/train/optimizer.js";
 import { stepInputs } from "../src/train/step-inputs.js";
 import { initSeed } from "../src/train/trainer.js";
 import type { TrainingSet } from "../src/train/training-set.js";
@@ -51,9 +46,7 @@ const reps = Number(arg("reps", "5"));
 const warmup = Number(arg("warmup", "2"));
 const threads = Number(arg("threads", String(os.availableParallelism())));
 const torchThreads = Number(arg("torch-threads", String(threads)));
-const backend = arg("backend", "wasm") as "wasm" | "cpu";
 const withTorch = !flag("no-torch");
-const update = arg("update", "tfjs") as "tfjs" | "js";
 
 const { config } = loadConfig(configFile);
 const model = config.model;
@@ -61,7 +54,6 @@ if (model.conditioning !== "none") throw new Error("this bench builds an in-memo
 const cfg = config.train;
 const R = model.resolution;
 const B = cfg.batch_size;
-await initBackend(backend, { threads: 1 });
 
 // ---- the trainer's state and per-step work, for one worker
 const schedule = makeSchedule(config.diffusion);
@@ -70,13 +62,13 @@ const specs = modelParamSpecs(model, 0);
 const n = 64;
 const data: TrainingSet = { n, images: new Rng(1, "bench-images").normals(n * R * R * 3).map((v) => Math.max(-1, Math.min(1, v / 2))), captions: [], ids: [] };
 const init = initParams(specs, initSeed(config.seed));
-const vars = paramVariables(init);
-let ema = paramTensors(init);
-const adam = new Adam(vars, { ...ADAM_DEFAULTS, weightDecay: cfg.weight_decay, decoupled: cfg.optimizer === "adamw" });
-const names = [...vars.keys()];
-const sizes = names.map((name) => vars.get(name)!.size);
+const names = [...init.keys()];
+const params = names.map((name) => Float32Array.from(init.get(name)!.data));
+const ema = params.map((p) => Float32Array.from(p));
+const sizes = params.map((p) => p.length);
+const adam = new Adam(sizes, { ...ADAM_DEFAULTS, weightDecay: cfg.weight_decay, decoupled: cfg.optimizer === "adamw" });
 const t0 = performance.now();
-const engine = await OnnxGradientEngine.create({ model, params: names.map((name) => ({ name, shape: vars.get(name)!.shape })), batch: B, objective, threads });
+const engine = await OnnxGradientEngine.create({ model, params: names.map((name) => ({ name, shape: init.get(name)!.shape })), batch: B, objective, threads });
 const buildMs = performance.now() - t0;
 const total = engine.total;
 let step = 0;
@@ -89,35 +81,20 @@ async function trainStep(): Promise<number> {
   const batch = nextBatch(config.seed, data.n, B, pos);
   const positions = Array.from({ length: B }, (_, k) => k);
   const inp = stepInputs(data, model, null, config.seed, step, positions, positions.map((p) => batch.indices[p] as number), schedule.T, cfg.cond_dropout, cfg.flip);
-  const params = names.map((name) => vars.get(name)!.dataSync() as Float32Array);
   const b = performance.now();
   const flat = new Float32Array(total + 2);
   await engine.compute(params, inp, flat);
   const c = performance.now();
-  const gradMap = new Map<string, Float32Array>();
+  const grads: Float32Array[] = [];
   let off = 0;
-  names.forEach((name, k) => {
-    gradMap.set(name, flat.subarray(off, off + (sizes[k] as number)));
-    off += sizes[k] as number;
-  });
-  const gnorm = globalNorm(gradMap);
-  const clip = cfg.grad_clip > 0 && gnorm > cfg.grad_clip ? cfg.grad_clip / gnorm : 1;
-  if (update === "js") jsUpdate(params, flat, clip, lr);
-  else {
-    const gradTensors = new Map<string, tf.Tensor>();
-    for (const name of names) {
-      const g = gradMap.get(name)!;
-      gradTensors.set(name, tf.tensor(clip === 1 ? g : g.map((v) => v * clip), vars.get(name)!.shape));
-    }
-    adam.apply(gradTensors, lr);
-    disposeTensors(gradTensors);
-    const next = new Map<string, tf.Tensor>();
-    for (const [name, e] of ema) {
-      next.set(name, tf.tidy(() => tf.add(tf.mul(e, cfg.ema), tf.mul(vars.get(name)!, 1 - cfg.ema))));
-      e.dispose();
-    }
-    ema = next;
+  for (const size of sizes) {
+    grads.push(flat.subarray(off, off + size));
+    off += size;
   }
+  const gnorm = globalNorm(grads);
+  const clip = cfg.grad_clip > 0 && gnorm > cfg.grad_clip ? cfg.grad_clip / gnorm : 1;
+  adam.apply(params, grads, clip, lr);
+  updateEma(ema, params, cfg.ema);
   step += 1;
   pos = batch.next;
   const d = performance.now();
@@ -126,37 +103,6 @@ async function trainStep(): Promise<number> {
   phases.update += d - c;
   if (!Number.isFinite(flat[total] as number)) throw new Error(`loss is ${flat[total]} at step ${step}`);
   return d - a;
-}
-
-// ---- what-if: AdamW (optimizer.ts's formulas) + EMA in plain loops over host arrays
-const jsM = names.map((_, k) => new Float32Array(sizes[k] as number));
-const jsV = names.map((_, k) => new Float32Array(sizes[k] as number));
-const jsEma = names.map((name) => Float32Array.from(init.get(name)!.data));
-let jsT = 0;
-function jsUpdate(params: Float32Array[], flat: Float32Array, clip: number, lr: number): void {
-  jsT += 1;
-  const { beta1, beta2, eps } = ADAM_DEFAULTS;
-  const bc1 = 1 - Math.pow(beta1, jsT);
-  const bc2 = 1 - Math.pow(beta2, jsT);
-  const decay = cfg.optimizer === "adamw" ? lr * cfg.weight_decay : 0;
-  let off = 0;
-  names.forEach((name, k) => {
-    const p = params[k] as Float32Array;
-    const m = jsM[k] as Float32Array;
-    const v = jsV[k] as Float32Array;
-    const e = jsEma[k] as Float32Array;
-    for (let i = 0; i < p.length; i++) {
-      const g = (flat[off + i] as number) * clip;
-      const mi = (m[i] = beta1 * (m[i] as number) + (1 - beta1) * g);
-      const vi = (v[i] = beta2 * (v[i] as number) + (1 - beta2) * g * g);
-      const pi = (p[i] = (p[i] as number) - lr * (mi / bc1) / (Math.sqrt(vi / bc2) + eps) - decay * (p[i] as number));
-      e[i] = cfg.ema * (e[i] as number) + (1 - cfg.ema) * pi;
-    }
-    const t = tf.tensor(p, vars.get(name)!.shape);
-    vars.get(name)!.assign(t);
-    t.dispose();
-    off += p.length;
-  });
 }
 
 // ---- the PyTorch reference, kept alive between rounds
@@ -188,7 +134,7 @@ async function startTorch(): Promise<TorchServer> {
   };
 }
 
-console.log(`${configFile}: ${total} params, batch ${B}, ORT ${threads} threads, session built in ${(buildMs / 1000).toFixed(1)} s; update ${update === "js" ? "in plain JS loops (what-if)" : `on tfjs ${tf.getBackend()}`}`);
+console.log(`${configFile}: ${total} params, batch ${B}, ORT ${threads} threads, session built in ${(buildMs / 1000).toFixed(1)} s`);
 const torch = withTorch ? await startTorch() : null;
 for (let i = 0; i < warmup; i++) await trainStep();
 if (torch) await torch.ask({ cmd: "train", reps: 0, warmup });
@@ -221,6 +167,3 @@ if (torch) {
   console.log(`ratio diffx/torch (medians): ${(median(ortTimes) / median(torchTimes)).toFixed(2)}`);
 }
 await engine.release();
-adam.dispose();
-disposeTensors(vars);
-disposeTensors(ema);
