@@ -18,9 +18,10 @@
  *     step at batch 16 on every usable backend that can take it: tensorflow (tfjs-node) when
  *     installed, and wasm on all CPUs (`--art-threads`; never "auto", which falls back to one
  *     thread when the machine is already busy): 1 warm-up + 2 timed steps, each reported as it
- *     ends (minutes per step here). The cpu backend is not run (hours per step); it gets a note
- *     with the time projected from the bench network's cpu/wasm ratio, and a backend that is not
- *     installed a note saying so.
+ *     ends (minutes per step here). The cpu backend is timed too when the trainer computes its
+ *     gradients in onnxruntime there (engine.gradients auto); with tfjs gradients it is not run
+ *     (hours per step) and gets a note with the time projected from the bench network's cpu/wasm
+ *     ratio. A backend that is not installed gets a note saying so.
  * Sections run in that order (cheapest and most asked-for first); a failing section is noted
  * and the rest still run. bench/results.json is rewritten after every section (`complete`
  * false until the end), then a table is printed.
@@ -42,6 +43,7 @@ import { writeJsonAtomic } from "../src/engine/atomic.js";
 import { forward, modelParamSpecs } from "../src/model/model.js";
 import type { Ops } from "../src/nn/ops.js";
 import { probeBackends } from "../src/engine/backend.js";
+import { chooseGradientEngine } from "../src/train/trainer.js";
 import { MAX_WASM_THREADS } from "../src/engine/kernels/wasm-loader.js";
 import { BENCH_NET_GFLOP_PER_IMAGE, BenchWorker, ROOT, TRAIN_STEP_FLOP_FACTOR, median, startDiffxWorker } from "./train-step.js";
 
@@ -389,10 +391,14 @@ async function main(): Promise<void> {
       const a: ArtSection = { gflopPerImage: await countGflopPerImage(ART_CONFIG), runs: {}, notRun: {} };
       art = a;
       const tensorflow = (await probeBackends()).find((p) => p.name === "tensorflow");
-      const backends: ("tensorflow" | "wasm")[] = [];
+      const backends: ("tensorflow" | "wasm" | "cpu")[] = [];
       if (tensorflow?.usable) backends.push("tensorflow");
       else a.notRun.tensorflow = `not run: not available here (${tensorflow?.reason ?? "no probe result"})`;
       backends.push("wasm"); // always there (--skip wasm skips the bench network's wasm rounds only)
+      // With onnxruntime computing the gradients (engine.gradients auto on cpu), a cpu-backend step
+      // no longer runs tfjs's pure-JS kernels for the network: it is timed like the others.
+      const cpuGradients = chooseGradientEngine(loadConfig(ART_CONFIG).config.engine.gradients, "cpu");
+      if (cpuGradients.engine === "onnx") backends.push("cpu");
       for (const backend of backends) {
         const threads = backend === "wasm" ? opts.artThreads : null;
         log(`\nconfigs/art.yaml model at batch ${BATCH} on ${backend}${threads === null ? "" : ` (${threads} threads)`}: ${opts.artWarmup} warm-up step(s), then ${opts.artReps} timed steps (load ${loadAvg().join(" ")})`);
@@ -429,8 +435,10 @@ async function main(): Promise<void> {
         });
         save(false);
       }
-      a.notRun.cpu = cpuProjection(diffx, a.runs.wasm);
-      note(`art.yaml on cpu ${a.notRun.cpu}`);
+      if (!a.runs.cpu) {
+        a.notRun.cpu = cpuProjection(diffx, a.runs.wasm);
+        note(`art.yaml on cpu ${a.notRun.cpu}`);
+      }
       if (a.notRun.tensorflow) note(`art.yaml on tensorflow ${a.notRun.tensorflow}`);
     }
 
