@@ -30,6 +30,8 @@ export interface BackendRecord {
   kernels?: string[];
   /** Versions of the libraries the numbers and files come from (tfjs, libtensorflow, zlib, libvips). */
   libraries?: Record<string, string>;
+  /** Training runs: which engine computed the loss and its gradients (engine.gradients), why, and its threads. */
+  gradients?: { engine: "tfjs" | "onnx"; reason: string; threads?: number };
 }
 
 export interface RunManifest {

@@ -22,7 +22,7 @@ import { Tokenizer } from "../model/tokenizer.js";
 import type { ParamMap } from "../model/params.js";
 import { checkRunDirFree, createRunDir, requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { lockRun } from "../runs/lock.js";
-import { newManifest, readManifest, writeManifest, hashOutputs, recordCheckpoint, type RunManifest } from "../runs/manifest.js";
+import { newManifest, readManifest, writeManifest, hashOutputs, recordCheckpoint, type BackendRecord, type RunManifest } from "../runs/manifest.js";
 import { libraryVersions } from "../runs/verify-lock.js";
 import { lineChartSvg } from "../report/line-chart.js";
 import { generate } from "../sample/generate.js";
@@ -283,11 +283,12 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
     // the engine of loss + gradients (engine.gradients), chosen from the backend by the same rule the loop applies
-    const gradientsRecord = (backendName: string): { engine: string; reason: string; threads?: number } => {
+    const gradientsRecord = (backendName: string): NonNullable<BackendRecord["gradients"]> => {
       const g = chooseGradientEngine(config.engine.gradients, backendName);
-      return g.engine === "onnx" ? { ...g, threads: onnxThreadsPerWorker(workers.length) } : g;
+      const perWorker = workers.length > 1 ? workers[0].threads : typeof threads === "number" ? threads : onnxThreadsPerWorker(1);
+      return g.engine === "onnx" ? { ...g, threads: perWorker } : g;
     };
-    Object.assign(manifest.backend, { gradients: gradientsRecord(backend.name) });
+    manifest.backend.gradients = gradientsRecord(backend.name);
     manifest.dataset_files = ds.manifest.files;
     manifest.status = "running";
     // a damaged checkpoint is reported before the manifest is touched
@@ -342,6 +343,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           signal: o.signal,
           stopAt: o.stopAt,
           onCheckpoint,
+          threads: typeof threads === "number" ? threads : undefined,
         });
       }
       manifest.step = result.step;

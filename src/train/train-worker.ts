@@ -48,6 +48,7 @@ void runWorker(async (ctx) => {
       reducer: { rank: ctx.rank, world: ctx.world, average: (buf) => group.average(buf) },
       progress,
       signal: ctx.stopSignal(),
+      threads: ctx.threads,
       stopAt: args.stopAt,
       digestEvery: args.digestEvery,
       onDigest: (step, buffers) => send({ kind: "digest", step, digest: paramsDigest(buffers) }),

@@ -65,6 +65,8 @@ export interface LoopOptions {
   onDigest?: (step: number, params: Float32Array[]) => void;
   /** Called after each checkpoint is written (rank 0): the manifest is refreshed there. */
   onCheckpoint?: (step: number) => void;
+  /** CPU threads this worker may use for onnx gradients (`--threads`, engine.threads); default: cores ÷ workers. */
+  threads?: number;
 }
 
 export interface LoopResult {
@@ -152,7 +154,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   // onnx: loss and gradients in onnxruntime-node (bits independent of its thread count)
   const onnxGrads =
     gradients.engine === "onnx"
-      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: onnxThreadsPerWorker(reducer.world) })
+      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: o.threads ?? onnxThreadsPerWorker(reducer.world) })
       : null;
 
   // fixed VLB batch: first pairs of the held-out set, evenly spread timesteps, fixed noise
