@@ -52,7 +52,7 @@ export interface BackendProbe {
 
 const BACKENDS: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
 const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
-const CPU_WARNING = "backend 'cpu' is pure JavaScript, about 200× slower than wasm: training will be very slow";
+const CPU_WARNING = "backend 'cpu' is pure JavaScript, about 200× slower than wasm: tfjs network work (sampling with --engine tfjs, training with engine.gradients: tfjs) will be very slow";
 
 const requireHere = createRequire(import.meta.url);
 
