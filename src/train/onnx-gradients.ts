@@ -23,6 +23,7 @@ import { RuntimeFailure } from "../errors.js";
 import { lossWeights, type ObjectiveConfig } from "../diffusion/objective.js";
 import { forward } from "../model/model.js";
 import { OnnxGradOps, type GradValue } from "../nn/onnx-grad.js";
+import { createOnnxSession } from "../export/onnx-runner.js";
 import type { StepInputs } from "./step-inputs.js";
 
 /** A parameter's name and shape, in the trainer's flat order. */
@@ -89,18 +90,9 @@ export class OnnxGradientEngine {
     const threads = o.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RuntimeFailure(`onnxruntime threads must be a positive integer, got ${threads}`);
     const { bytes, withGradient } = buildTrainingGraph(o);
-    const session = await ort.InferenceSession.create(bytes, {
-      graphOptimizationLevel: "all",
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      enableCpuMemArena: true,
-      enableMemPattern: true,
-      // Idle intra-op threads sleep instead of spinning: on a shared or oversubscribed machine
-      // (several helpers, or one worker process per core) a step took half the time this way
-      // with 2 threads in an interleaved A/B at the bench net. Results do not depend on it.
-      extra: { session: { intra_op: { allow_spinning: "0" } } },
-    });
+    // the runner's session options (optimisation "all", sequential, arena, idle threads sleep);
+    // CPU only: the gradient graph has not been tried on onnxruntime's CUDA provider
+    const { session } = await createOnnxSession(bytes, { threads, cuda: "off" });
     return new OnnxGradientEngine(session, o, withGradient, threads);
   }
 
