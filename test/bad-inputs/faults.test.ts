@@ -20,7 +20,7 @@ import { RuntimeFailure } from "../../src/errors.js";
 import { assertRefused, runCliAsync, snapshot, snapshotDiff, writeConfig } from "./helpers.js";
 
 const cwd = fs.realpathSync(tempDir("diffx-faults-"));
-const STEPS = 24;
+const STEPS = 80; // enough that a run killed or interrupted several times still has steps left (onnx gradients make a step take milliseconds)
 const BODY = `name: fault\ndataset: { kind: art, name: fault-art, n: 6, image_size: 16, seed: 3 }\ntrain: { steps: ${STEPS}, batch_size: 2, checkpoint_every: 1, eval_every: 1000, log_every: 1, sample_grid: 0 }\n`;
 const KILLED = path.join(cwd, "runs", "killed");
 const STRAIGHT = path.join(cwd, "runs", "straight");
