@@ -8,7 +8,7 @@
  * runs in the same rounds. Never asserted anywhere.
  *
  *   node --import tsx bench/sampling.ts [--backend auto|tensorflow|wasm|cpu] [--engines tfjs,onnx]
- *        [--rounds R] [--reps N] [--steps S] [--batch B] [--onnx-spinning off|on|both] [--torch] [--forward N]
+ *        [--rounds R] [--reps N] [--steps S] [--batch B] [--onnx-spinning auto|off|on|both] [--torch] [--forward N]
  *
  * Every engine (and torch variant) gets one untimed warm-up, then R rounds of N timed samples;
  * the order of the engines is reversed every other round, so a change in the machine's load hits
@@ -37,7 +37,8 @@ const PYTHON = "/usr/bin/python3";
 const TORCH_SCRIPT = path.join(ROOT, "bench", "reference", "torch_unet.py");
 
 export type SamplingEngine = "tfjs" | "onnx";
-export type SpinningChoice = "off" | "on" | "both";
+/** auto: the runner's default (spin only on a machine that is not busy). */
+export type SpinningChoice = "auto" | "off" | "on" | "both";
 
 export interface SamplingBenchOptions {
   /** tfjs backend (default "auto"). */
@@ -106,7 +107,7 @@ export async function benchSampling(opts: SamplingBenchOptions = {}): Promise<Sa
   const batch = opts.batch ?? 16;
   const forwardReps = opts.forwardReps ?? 0;
   const engines = opts.engines ?? ["tfjs", "onnx"];
-  const spinning = opts.onnxSpinning ?? "off";
+  const spinning = opts.onnxSpinning ?? "auto";
   const log = opts.log ?? (() => {});
   const { config } = loadConfig(path.join(ROOT, "configs", "bench.yaml"));
   if (opts.resolution !== undefined && opts.resolution !== config.model.resolution) {
@@ -173,9 +174,10 @@ export async function benchSampling(opts: SamplingBenchOptions = {}): Promise<Sa
       contenders.push(diffx(tfjs, `tfjs-${backend.name}`, backend.threads, () => tfjs.dispose()));
     }
     if (engines.includes("onnx")) {
-      for (const spin of spinning === "both" ? [false, true] : [spinning === "on"]) {
+      const choices: (boolean | undefined)[] = spinning === "both" ? [false, true] : spinning === "auto" ? [undefined] : [spinning === "on"];
+      for (const spin of choices) {
         const onnx = await onnxNetworkFromParams(model, params, { spinning: spin });
-        contenders.push(diffx(onnx, `onnx-${onnx.session.provider}${spin ? "-spin" : ""}`, onnx.session.threads, () => onnx.dispose()));
+        contenders.push(diffx(onnx, `onnx-${onnx.session.provider}${onnx.session.spinning ? "-spin" : ""}`, onnx.session.threads, () => onnx.dispose()));
       }
     }
     if (opts.torch) {
@@ -255,7 +257,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   };
   const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
   if (process.argv.includes("--help")) {
-    console.log("node --import tsx bench/sampling.ts [--backend auto|tensorflow|wasm|cpu] [--engines tfjs,onnx] [--rounds 1] [--reps 3] [--steps 25] [--batch 16] [--onnx-spinning off|on|both] [--torch] [--forward N]");
+    console.log("node --import tsx bench/sampling.ts [--backend auto|tensorflow|wasm|cpu] [--engines tfjs,onnx] [--rounds 1] [--reps 3] [--steps 25] [--batch 16] [--onnx-spinning auto|off|on|both] [--torch] [--forward N]");
     process.exit(0);
   }
   const engines = (arg("engines") ?? "tfjs,onnx").split(",").filter((e): e is SamplingEngine => e === "tfjs" || e === "onnx");
@@ -268,7 +270,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     reps: num("reps"),
     steps: num("steps"),
     batch: num("batch"),
-    onnxSpinning: spinning === "on" || spinning === "both" ? spinning : "off",
+    onnxSpinning: spinning === "on" || spinning === "both" || spinning === "off" ? spinning : "auto",
     torch: process.argv.includes("--torch"),
     forwardReps: num("forward"),
     log: (l) => console.log(l),

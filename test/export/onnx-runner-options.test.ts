@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { exportOnnx, type ExportInput, type TracedForward } from "../../src/export/onnx-export.js";
-import { createOnnxSession, releaseOnnxSession, runOnnx, type OnnxFeed } from "../../src/export/onnx-runner.js";
+import { createOnnxSession, releaseOnnxSession, runOnnx, spinByDefault, type OnnxFeed } from "../../src/export/onnx-runner.js";
 import { Rng } from "../../src/engine/rng.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -34,8 +34,12 @@ function feeds(seed: number, batch: number): Record<string, OnnxFeed> {
   };
 }
 
-test("sessions sleep by default, spin when asked, and give the same bits either way", async () => {
-  const sleeping = await createOnnxSession(file, { threads: 2, cuda: "off" });
+test("sessions sleep or spin as asked, and give the same bits either way; by default they spin only on a machine that is not busy", async () => {
+  assert.equal(spinByDefault(2, 0.5), true);
+  assert.equal(spinByDefault(2, 1.99), true);
+  assert.equal(spinByDefault(2, 2), false);
+  assert.equal(spinByDefault(8, 12.3), false);
+  const sleeping = await createOnnxSession(file, { threads: 2, cuda: "off", spinning: false });
   const spinning = await createOnnxSession(file, { threads: 2, cuda: "off", spinning: true });
   try {
     assert.equal(sleeping.spinning, false);
