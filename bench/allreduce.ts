@@ -154,7 +154,7 @@ async function workerMain(): Promise<void> {
       }
     }
     return out;
-  });
+  }, (code) => process.exit(code));
 }
 
 function argValue(name: string): string | undefined {

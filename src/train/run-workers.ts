@@ -1,6 +1,6 @@
 /**
  * The parent side of a data-parallel training run: one worker process per device
- * (train-worker.ts), progress and checkpoints relayed from rank 0, and a parameter digest from
+ * (src/cli/train-worker.ts), progress and checkpoints relayed from rank 0, and a parameter digest from
  * every rank compared at fixed steps — the workers must hold identical parameters, or the run
  * stops. A crashed or hung worker stops the whole run (the pool names it); the last checkpoint
  * stays intact and `--resume` continues with the same or a different number of workers.
@@ -49,7 +49,7 @@ export interface RunWorkersOptions {
 }
 
 /** The compiled worker entry (tests and the CLI both run the built dist/). */
-export const WORKER_SCRIPT = path.join(PACKAGE_ROOT, "dist", "train", "train-worker.js");
+export const WORKER_SCRIPT = path.join(PACKAGE_ROOT, "dist", "cli", "train-worker.js");
 
 export async function runWorkers(o: RunWorkersOptions): Promise<{ step: number; interrupted: boolean }> {
   const timeoutMs = o.timeoutMs ?? Number(process.env.DIFFX_WORKER_TIMEOUT_MS ?? 600_000);

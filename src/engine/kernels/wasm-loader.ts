@@ -269,6 +269,7 @@ function writeWorkerScript(files: WasmFiles): string {
     "  self.onmessage = function (e) {\n" +
     '    if (e && e.data && e.data.cmd === "load") {\n' +
     `      e.data.urlOrBlob = ${JSON.stringify(mainScript)};\n` +
+    // inside a worker thread this ends that thread only (Node worker_threads), not the process
     "      try { return original(e); } catch (err) { process.exit(70); }\n" +
     "    }\n" +
     "    return original(e);\n" +

@@ -3,13 +3,13 @@
  * itself (rank, world, rendezvous folder, device, threads), how it talks to the parent (small
  * JSON messages over IPC), and the heartbeat that tells the parent's watchdog it is alive.
  *
- * A worker script is the entry of its own process, so this helper plays the part `src/cli` plays
- * for the main process: runWorker() ends the process when the work fails or the parent is gone.
+ * A worker script is the entry of its own process, and like src/cli/main.ts it alone decides the
+ * exit code: runWorker() calls the `exit` it is given when the work fails or the parent is gone.
  *
  *   runWorker(async (ctx) => {
  *     const group = await AllReduce.connect(ctx.rank, ctx.world, ctx.rendezvous, 60_000);
  *     try { … ctx.send({ step, loss }); … return summary; } finally { group.close(); }
- *   });
+ *   }, exitProcess); // the entry's own function that ends the process with a code
  */
 import { DiffxError, RuntimeFailure } from "../../errors.js";
 import { PeerFailure } from "./link.js";
@@ -65,8 +65,11 @@ let current: WorkerContext | null = null;
 let stopController: AbortController | null = null;
 let finishing = false;
 
-/** This worker's context (created once per process); starts the heartbeat timer. */
-export function workerContext(): WorkerContext {
+/** Ends the worker process with a code (the entry script's process.exit). */
+export type ExitProcess = (code: number) => void;
+
+/** This worker's context (created once per process); starts the heartbeat timer. `exit(1)` ends an orphaned worker. */
+export function workerContext(exit: ExitProcess): WorkerContext {
   if (current) return current;
   const rank = envInt(ENV.rank, 0);
   const world = envInt(ENV.world, 1);
@@ -80,7 +83,7 @@ export function workerContext(): WorkerContext {
   timer.unref();
   // the parent died or dropped us: an orphaned worker must not keep training on its own
   process.on("disconnect", () => {
-    if (!finishing) process.exit(1);
+    if (!finishing) exit(1);
   });
 
   const ctx: WorkerContext = {
@@ -123,10 +126,10 @@ export function workerContext(): WorkerContext {
 /**
  * Run a worker's main function: its return value (JSON-able) goes to the parent as the result;
  * an error is reported to the parent (its message; the stack too, on stderr, unless it is a
- * UsageError/RuntimeFailure) and the process exits with code 1.
+ * UsageError/RuntimeFailure) and `exit(1)` ends the process.
  */
-export async function runWorker(main: (ctx: WorkerContext) => Promise<unknown>): Promise<void> {
-  const ctx = workerContext();
+export async function runWorker(main: (ctx: WorkerContext) => Promise<unknown>, exit: ExitProcess): Promise<void> {
+  const ctx = workerContext(exit);
   let result: unknown;
   try {
     result = await main(ctx);
@@ -134,7 +137,8 @@ export async function runWorker(main: (ctx: WorkerContext) => Promise<unknown>):
     // a bug rather than a diffx error: keep its stack on stderr (the pool passes it to onOutput)
     if (!(err instanceof DiffxError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     await ctx.fail(err);
-    process.exit(1);
+    exit(1);
+    return;
   }
   await ctx.finish(result);
 }

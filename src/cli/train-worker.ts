@@ -1,5 +1,6 @@
 /**
- * Entry of one data-parallel training worker (a child process started by run-workers.ts).
+ * Entry of one data-parallel training worker (a child process started by src/train/run-workers.ts).
+ * Like main.ts for the main process, this entry alone decides the process's exit code.
  * It starts its own backend with its share of the CPU (or the one GPU CUDA_VISIBLE_DEVICES
  * shows it), reads the run folder the parent prepared, joins the all-reduce group and runs the
  * same training loop as a single process, on its shard of every global batch. Rank 0 alone
@@ -10,13 +11,13 @@ import { loadConfig } from "../config/load.js";
 import { initBackend, type BackendName } from "../engine/backend.js";
 import type { ProgressSink } from "../engine/progress.js";
 import { RUN_FILES } from "../runs/folder.js";
-import { latestCheckpoint } from "./checkpoint.js";
-import { AllReduce } from "./parallel/allreduce.js";
-import { paramsDigest } from "./parallel/digest.js";
-import { runWorker } from "./parallel/worker.js";
-import { prepareTrainingData } from "./run.js";
-import { trainLoop } from "./trainer.js";
-import type { WorkerArgs, WorkerMessage } from "./run-workers.js";
+import { latestCheckpoint } from "../train/checkpoint.js";
+import { AllReduce } from "../train/parallel/allreduce.js";
+import { paramsDigest } from "../train/parallel/digest.js";
+import { runWorker } from "../train/parallel/worker.js";
+import { prepareTrainingData } from "../train/run.js";
+import { trainLoop } from "../train/trainer.js";
+import type { WorkerArgs, WorkerMessage } from "../train/run-workers.js";
 
 void runWorker(async (ctx) => {
   const args = JSON.parse(process.argv[2] ?? "{}") as WorkerArgs;
@@ -58,4 +59,4 @@ void runWorker(async (ctx) => {
   } finally {
     group.close();
   }
-});
+}, (code) => process.exit(code));
