@@ -16,19 +16,7 @@ import { modelSchema } from "../../src/config/schema.js";
 import { forward, modelParamSpecs } from "../../src/model/model.js";
 import { TfjsOps } from "../../src/nn/tfjs-ops.js";
 import { initBackend } from "../../src/engine/backend.js";
-import { decodeF32, type EncodedTensor, readFixture, relError, sameShape, toTensor } from "../nn/fixture.js";
-
-interface ForwardCase {
-  label: string;
-  config: unknown;
-  vocab: number;
-  inputs: Record<string, EncodedTensor>;
-  weights: Record<string, EncodedTensor>;
-  r: EncodedTensor;
-  out: EncodedTensor;
-  grads: Record<string, EncodedTensor>;
-  grad_x: EncodedTensor;
-}
+import { decodeF32, readForwardCases, relError, sameShape, toTensor, type ForwardCase } from "../nn/fixture.js";
 
 const TOLERANCE = 1e-4;
 
@@ -44,7 +32,7 @@ describe(`model forward and gradients vs PyTorch (forward.json), ${backend} back
     await initBackend(backend, { threads: 1 });
     assert.equal(tf.getBackend(), backend);
   });
-  const fixture = readFixture("forward.json") as { cases: ForwardCase[] };
+  const fixture = { cases: readForwardCases() };
   for (const c of fixture.cases) {
     const cfg = modelSchema.parse(c.config);
 

@@ -47,3 +47,21 @@ export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>,
 export function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
   return actual.length === expected.length && actual.every((d, i) => d === expected[i]);
 }
+
+/** One model case of forward.json (test/fixtures/model/make_forward.py): config, inputs, weights, and PyTorch's output and gradients. */
+export interface ForwardCase {
+  label: string;
+  config: unknown;
+  vocab: number;
+  inputs: Record<string, EncodedTensor>;
+  weights: Record<string, EncodedTensor>;
+  r: EncodedTensor;
+  out: EncodedTensor;
+  grads: Record<string, EncodedTensor>;
+  grad_x: EncodedTensor;
+}
+
+/** The model cases recorded from PyTorch in forward.json. */
+export function readForwardCases(): ForwardCase[] {
+  return (readFixture("forward.json") as { cases: ForwardCase[] }).cases;
+}

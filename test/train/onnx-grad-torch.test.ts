@@ -12,19 +12,7 @@ import * as ort from "onnxruntime-node";
 import { modelSchema } from "../../src/config/schema.js";
 import { forward, modelParamSpecs } from "../../src/model/model.js";
 import { OnnxGradOps } from "../../src/nn/onnx-grad.js";
-import { decodeF32, type EncodedTensor, readFixture, relError } from "../nn/fixture.js";
-
-interface ForwardCase {
-  label: string;
-  config: unknown;
-  vocab: number;
-  inputs: Record<string, EncodedTensor>;
-  weights: Record<string, EncodedTensor>;
-  r: EncodedTensor;
-  out: EncodedTensor;
-  grads: Record<string, EncodedTensor>;
-  grad_x: EncodedTensor;
-}
+import { decodeF32, type EncodedTensor, readForwardCases, relError, type ForwardCase } from "../nn/fixture.js";
 
 const TOLERANCE = 1e-4;
 /** The input x is declared as a parameter under this name, so the graph also outputs its gradient. */
@@ -45,7 +33,7 @@ function feed(e: EncodedTensor): ort.Tensor {
 }
 
 describe("ONNX gradient graph vs PyTorch (forward.json)", () => {
-  const fixture = readFixture("forward.json") as { cases: ForwardCase[] };
+  const fixture = { cases: readForwardCases() };
   for (const c of fixture.cases) {
     it(`${c.label}: output, gradients of every parameter and of x match`, async () => {
       const cfg = modelSchema.parse(c.config);

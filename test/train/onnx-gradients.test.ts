@@ -19,15 +19,7 @@ import { forward, modelParamSpecs } from "../../src/model/model.js";
 import { TfjsOps } from "../../src/nn/tfjs-ops.js";
 import { noisedAndTarget, OnnxGradientEngine } from "../../src/train/onnx-gradients.js";
 import type { StepInputs } from "../../src/train/step-inputs.js";
-import { decodeF32, type EncodedTensor, readFixture, relError } from "../nn/fixture.js";
-
-interface ForwardCase {
-  label: string;
-  config: unknown;
-  vocab: number;
-  inputs: Record<string, EncodedTensor>;
-  weights: Record<string, EncodedTensor>;
-}
+import { decodeF32, type EncodedTensor, readForwardCases, relError, type ForwardCase } from "../nn/fixture.js";
 
 const TOLERANCE = 1e-4;
 const OBJECTIVES = {
@@ -45,7 +37,7 @@ describe("ONNX training-step gradients vs the tfjs trainer computation", () => {
   before(async () => {
     await initBackend("cpu", { threads: 1 });
   });
-  const fixture = readFixture("forward.json") as { cases: ForwardCase[] };
+  const fixture = { cases: readForwardCases() };
   for (const c of fixture.cases) {
     const obj = OBJECTIVES[c.label as keyof typeof OBJECTIVES];
     it(`${c.label} (${obj.prediction}, min-SNR ${obj.min_snr_gamma}): loss and every gradient match, bit-identical when repeated and across thread counts`, async () => {
