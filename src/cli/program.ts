@@ -11,6 +11,8 @@ import { registerFid } from "./commands/fid.js";
 import { registerSample } from "./commands/sample.js";
 import { registerStats } from "./commands/stats.js";
 import { registerTrain } from "./commands/train.js";
+import { registerPretrain } from "./commands/pretrain.js";
+import { registerBase } from "./commands/base.js";
 import { registerVerify } from "./commands/verify.js";
 
 export function buildProgram(): Command {
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
 
   registerData(program);
   registerTrain(program);
+  registerPretrain(program);
+  registerBase(program);
   registerSample(program);
   registerExport(program);
   registerEval(program);

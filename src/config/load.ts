@@ -205,6 +205,13 @@ export function loadConfig(file: string, sets: string[] = []): LoadedConfig {
     const baseDir = origin && !origin.startsWith("--set") ? path.dirname(origin) : process.cwd();
     config.dataset.path = path.resolve(baseDir, config.dataset.path);
   }
+  // train.init: run:PATH is relative to the config file that set it, like dataset.path
+  const runInit = /^run:(.*)$/.exec(config.train.init);
+  if (runInit && !path.isAbsolute(runInit[1])) {
+    const origin = origins.get("train.init");
+    const baseDir = origin && !origin.startsWith("--set") ? path.dirname(origin) : process.cwd();
+    config.train.init = `run:${path.resolve(baseDir, runInit[1])}`;
+  }
   return { config, hash: configHash(config), file: abs };
 }
 

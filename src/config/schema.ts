@@ -4,6 +4,7 @@
  * Objects are strict: an unknown key is an error (with a "did you mean" suggestion).
  */
 import { z } from "zod";
+import { inSeedRange, SEED_RANGES } from "./seed-ranges.js";
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
@@ -57,8 +58,16 @@ export const devicesSchema = z
   .default(1)
   .describe("training devices: a count, auto (all visible GPUs, else 1), or a GPU id list like 0,3,5");
 
+/** `train.init`: where training starts (see src/train/init.ts). */
+export const INIT_PATTERN = /^(scratch|base:[A-Za-z0-9._-]+|run:.+)$/;
+
 export const trainSchema = z
   .strictObject({
+    init: z
+      .string()
+      .regex(INIT_PATTERN, "scratch, base:NAME (a shipped base model: diffx base list) or run:PATH[@STEP] (a training run folder, optionally a checkpoint step)")
+      .default("scratch")
+      .describe("where the weights start: scratch (seeded initialisation), base:NAME (a pretrained base shipped with diffx; `diffx base list`), or run:PATH[@STEP] (the EMA weights of any training run, its newest or a given checkpoint; PATH relative to the config file). The model and diffusion sections must match the source's; caption words the source's tokenizer lacks are appended to it and start from its <unk> embedding"),
     steps: posInt().default(1000).describe("optimizer steps"),
     batch_size: posInt().default(16).describe("global batch size (split across devices)"),
     lr: z.number().positive().default(2e-4).describe("peak learning rate"),
@@ -137,6 +146,14 @@ export const evalSchema = z
   })
   .describe("k-fold evaluation");
 
+export const pretrainSchema = z
+  .strictObject({
+    base: folderName().describe("name of the base model this config pretrains (`train.init: base:NAME` fine-tunes from it)"),
+    heldout_n: posInt().default(120).describe("pairs of the procedural held-out set the base is scored on (FID/KID, text control) for its metadata"),
+    heldout_seed: nonNegInt().describe("generator seed of that held-out set (pretraining seed range, not the corpus seed)"),
+  })
+  .describe("pretraining a base model (`diffx pretrain`): the dataset section describes its procedural corpus, drawn with a seed from the pretraining range");
+
 export const verifySchema = z
   .strictObject({
     rtol: z.number().nonnegative().default(1e-3).describe("relative tolerance for numbers on non-deterministic (GPU) backends"),
@@ -154,6 +171,20 @@ export const configSchema = z.strictObject({
   sample: sampleSchema.default(sampleSchema.parse({})),
   eval: evalSchema.default(evalSchema.parse({})),
   verify: verifySchema.default(verifySchema.parse({})),
+  pretrain: pretrainSchema.optional(),
+}).superRefine((c, ctx) => {
+  // generator seeds stay in their ranges (src/config/seed-ranges.ts): datasets, the domain
+  // extractor's reference set and the pretraining corpora never share an image
+  if (c.dataset.kind === "folder") return;
+  const use = c.pretrain ? "pretrain" : "dataset";
+  const r = SEED_RANGES[use];
+  if (!inSeedRange(use, c.dataset.seed)) {
+    ctx.addIssue({ code: "custom", path: ["dataset", "seed"], message: `${c.dataset.seed} is outside the seed range of ${r.what} (${r.min}–${r.max}; src/config/seed-ranges.ts)${c.pretrain ? "" : "; only a config with a pretrain section draws from the pretraining range"}` });
+  }
+  if (c.pretrain) {
+    if (!inSeedRange("pretrain", c.pretrain.heldout_seed)) ctx.addIssue({ code: "custom", path: ["pretrain", "heldout_seed"], message: `${c.pretrain.heldout_seed} is outside the pretraining seed range (${r.min}–${r.max})` });
+    else if (c.pretrain.heldout_seed === c.dataset.seed) ctx.addIssue({ code: "custom", path: ["pretrain", "heldout_seed"], message: "must differ from dataset.seed (the corpus): the held-out set must not be the training corpus" });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -165,6 +196,7 @@ export type EngineConfig = z.infer<typeof engineSchema>;
 export type SampleConfig = z.infer<typeof sampleSchema>;
 export type EvalConfig = z.infer<typeof evalSchema>;
 export type VariantConfig = z.infer<typeof variantSchema>;
+export type PretrainConfig = z.infer<typeof pretrainSchema>;
 
 /** Default pair counts of the two study datasets. */
 export function datasetSize(d: DatasetConfig): number {

@@ -59,6 +59,18 @@ export class Tokenizer {
     return new Tokenizer([...SPECIALS, ...words]);
   }
 
+  /**
+   * This vocabulary with the caption tokens it lacks appended (by count, then code-unit order,
+   * as in build()): ids of the existing tokens are unchanged, so a model trained with this
+   * tokenizer reads every known word as before. Used when fine-tuning on new captions.
+   */
+  extendedWith(captions: Iterable<string>): { tokenizer: Tokenizer; added: string[] } {
+    const counts = new Map<string, number>();
+    for (const caption of captions) for (const token of splitCaption(caption)) if (!this.ids.has(token)) counts.set(token, (counts.get(token) ?? 0) + 1);
+    const added = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : a > b ? 1 : 0));
+    return { tokenizer: added.length ? new Tokenizer([...this.vocab, ...added]) : this, added };
+  }
+
   get size(): number {
     return this.vocab.length;
   }

@@ -62,6 +62,8 @@ export interface RunManifest {
    * but their hashes stay here, so `diffx verify --steps K` can compare a re-run at step K).
    */
   checkpoints?: Record<string, Record<string, string>>;
+  /** Where a training's weights started (train.init other than scratch). */
+  init?: { spec: string; source: string; sha256: string; added_words: string[] };
 }
 
 export function gitCommit(): string | null {

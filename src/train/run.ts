@@ -34,6 +34,7 @@ import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type Devic
 import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./trainer.js";
 import { onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { loadTrainingSet } from "./load-training-set.js";
+import { checkInitCompatible, initTokenizer, loadInitSource } from "./init.js";
 import { subset, type TrainingSet } from "./training-set.js";
 
 export interface TrainRunOptions {
@@ -111,6 +112,8 @@ function openNew(o: TrainRunOptions): OpenedRun {
   const { config, hash, file } = loadConfig(o.configFile, o.sets ?? []);
   const runDir = o.runDir ? path.resolve(o.runDir) : null;
   if (runDir) checkRunDirFree(runDir);
+  const source = loadInitSource(config.train.init);
+  if (source) checkInitCompatible(config, source, file);
   return { config, hash, configFile: file, runDir, manifest: null };
 }
 
@@ -183,7 +186,9 @@ async function readTrainingData(runDir: string | null, config: Config, opts: { c
   if (config.model.conditioning === "text") {
     if (tokFile && fs.existsSync(tokFile)) tokenizer = Tokenizer.fromJSON(readRunJson(tokFile), tokFile);
     else {
-      tokenizer = Tokenizer.build(data.captions.flat());
+      // fine-tuning keeps the source's vocabulary and appends the new words (init.ts)
+      const source = loadInitSource(config.train.init);
+      tokenizer = source ? initTokenizer(source, data.captions.flat()).tokenizer : Tokenizer.build(data.captions.flat());
       pending.tokenizer = tokenizer.toJSON();
     }
   }
@@ -279,6 +284,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     const { ds, data, heldOut, tokenizer } = prepared;
 
     const manifest = opened.manifest ?? newManifest("train", config.seed, hash, ds.hash);
+    if (!opened.manifest) {
+      const source = loadInitSource(config.train.init);
+      if (source) manifest.init = { spec: config.train.init, source: source.label, sha256: source.sha256, added_words: tokenizer && source.tokenizer ? tokenizer.vocab.slice(source.tokenizer.size) : [] };
+    }
     const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });

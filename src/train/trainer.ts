@@ -24,7 +24,7 @@ import { makeSchedule, type NoiseSchedule } from "../diffusion/schedule.js";
 import { diffusionLoss, objectiveConfig } from "../diffusion/objective.js";
 import { vlbOnBatch } from "../diffusion/vlb.js";
 import { forward } from "../model/model.js";
-import { initParams, type ParamMap } from "../model/params.js";
+import type { ParamMap } from "../model/params.js";
 import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { TfjsOps, paramVariables, disposeTensors } from "../nn/tfjs-ops.js";
@@ -34,6 +34,7 @@ import { learningRate } from "./lr.js";
 import { nextBatch, type DataPosition } from "./batches.js";
 import { stepInputs } from "./step-inputs.js";
 import { OnnxGradientEngine, onnxThreadsPerWorker } from "./onnx-gradients.js";
+import { startingWeights } from "./init.js";
 import { writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "./checkpoint.js";
 import type { TrainingSet } from "./training-set.js";
 import { MetricsLog, type MetricsRecord } from "./metrics-log.js";
@@ -116,7 +117,8 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   // ---- state: fresh or from a checkpoint
   let step = 0;
   let pos: DataPosition = { epoch: 0, offset: 0 };
-  const init = o.resumeFrom ? o.resumeFrom.params : initParams(specs, initSeed(config.seed));
+  // train.init: seeded initialisation, or a base's / another run's weights (init.ts)
+  const init = o.resumeFrom ? o.resumeFrom.params : startingWeights(config, specs, initSeed(config.seed));
   // host state, one Float32Array per parameter in `names` order (the checkpoint's order)
   const names = [...init.keys()];
   const shapes = names.map((n) => init.get(n)!.shape.slice());

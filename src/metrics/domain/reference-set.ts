@@ -1,7 +1,8 @@
 /**
  * The procedural reference set the domain network learns from, generated on the fly by the
- * built-in generators with seeds of its own (1 000 000 and up, disjoint from every dataset
- * config's seed), so the extractor never sees the images it is later asked to score.
+ * built-in generators with seeds of its own (the reference range of src/config/seed-ranges.ts,
+ * disjoint from every dataset's and every base model's corpus), so the extractor never sees the
+ * images it is later asked to score.
  *
  * Each image is drawn at 128 px and turned into several 32×32 network inputs ("views"), the
  * ways images reach the extractor in practice: a 128-px dataset image resized by the
@@ -30,7 +31,7 @@ export const VIEW_SIZES = [128, 64, 32, 16] as const;
 export const VIEW_TEXT =
   "each image drawn at 128 px; views at 128, 64, 32 and 16 px (area-downsampled, 8-bit), each resized to 32×32 by half-pixel bilinear";
 
-/** Generator seeds of the reference sets (datasets use small seeds; these are ≥ 1 000 000). */
+/** Generator seeds of the reference sets, in the reference range of src/config/seed-ranges.ts. */
 export const REFERENCE_SEEDS = {
   train: { art: 1_000_001, sketch2render: 1_000_002 },
   heldout: { art: 1_000_011, sketch2render: 1_000_012 },
