@@ -19,7 +19,7 @@ export interface SeedRange {
 }
 
 export const SEED_RANGES = {
-  dataset: { min: 0, max: 999_999, what: "datasets built from a config (dataset.seed)" },
+  dataset: { min: 0, max: 999_999, what: "datasets built from a config" },
   reference: { min: 1_000_000, max: 1_999_999, what: "the domain feature extractor's reference set" },
   pretrain: { min: 2_000_000, max: 2_999_999, what: "the base models' pretraining corpora and held-out sets" },
 } as const satisfies Record<string, SeedRange>;

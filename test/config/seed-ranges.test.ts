@@ -1,0 +1,56 @@
+/**
+ * The generator seed ranges (src/config/seed-ranges.ts) are disjoint, and everything that draws
+ * from a generator stays in its own: every shipped config's dataset, the domain extractor's
+ * reference set, the pretraining corpora and held-out sets of the shipped bases. A config that
+ * strays is refused at load.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ROOT } from "../helpers/cli.js";
+import { SEED_RANGES, inSeedRange } from "../../src/config/seed-ranges.js";
+import { loadConfig } from "../../src/config/load.js";
+import { UsageError } from "../../src/errors.js";
+import { REFERENCE_SEEDS } from "../../src/metrics/domain/reference-set.js";
+import { findBases, readBaseMeta, shippedBasesDir } from "../../src/train/base-file.js";
+
+test("the seed ranges do not overlap", () => {
+  const ranges = Object.values(SEED_RANGES);
+  for (const r of ranges) assert.ok(r.min <= r.max);
+  for (let i = 0; i < ranges.length; i++)
+    for (let j = i + 1; j < ranges.length; j++) assert.ok(ranges[i].max < ranges[j].min || ranges[j].max < ranges[i].min, `${ranges[i].what} and ${ranges[j].what} overlap`);
+});
+
+test("the domain extractor's reference seeds lie in the reference range", () => {
+  for (const part of Object.values(REFERENCE_SEEDS)) for (const seed of Object.values(part)) assert.ok(inSeedRange("reference", seed), `${seed}`);
+});
+
+test("every shipped config's dataset seed lies in its range (pretraining configs: the pretraining range)", () => {
+  const dir = path.join(ROOT, "configs");
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+  assert.ok(files.length >= 6);
+  for (const f of files) {
+    const { config } = loadConfig(path.join(dir, f));
+    if (config.dataset.kind === "folder") continue;
+    const use = config.pretrain ? "pretrain" : "dataset";
+    assert.ok(inSeedRange(use, config.dataset.seed), `${f}: dataset.seed ${config.dataset.seed} not in the ${use} range`);
+    if (config.pretrain) assert.ok(inSeedRange("pretrain", config.pretrain.heldout_seed) && config.pretrain.heldout_seed !== config.dataset.seed, f);
+  }
+});
+
+test("the shipped bases' corpora and held-out sets use distinct seeds of the pretraining range", () => {
+  const seeds: number[] = [];
+  for (const { name, dir } of findBases([shippedBasesDir()])) {
+    const meta = readBaseMeta(dir) as unknown as { corpus: { seed: number }; heldout: { seed: number } };
+    assert.ok(inSeedRange("pretrain", meta.corpus.seed), `${name} corpus`);
+    assert.ok(inSeedRange("pretrain", meta.heldout.seed), `${name} held-out`);
+    seeds.push(meta.corpus.seed, meta.heldout.seed);
+  }
+  assert.equal(new Set(seeds).size, seeds.length, "no two sets share a seed");
+});
+
+test("a dataset seed outside the dataset range is refused at load, naming the key and the range", () => {
+  assert.throws(() => loadConfig(path.join(ROOT, "configs", "ci-tiny.yaml"), ["dataset.seed=1000001"]), (e: unknown) => e instanceof UsageError && /dataset\.seed: 1000001 is outside the seed range of datasets built from a config \(0–999999/.test(e.message));
+  assert.throws(() => loadConfig(path.join(ROOT, "configs", "pretrain-art-32.yaml"), ["pretrain.heldout_seed=2000001"]), (e: unknown) => e instanceof UsageError && /must differ from dataset\.seed/.test(e.message));
+});
