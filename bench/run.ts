@@ -22,13 +22,16 @@
  *     gradients in onnxruntime there (engine.gradients auto); with tfjs gradients it is not run
  *     (hours per step) and gets a note with the time projected from the bench network's cpu/wasm
  *     ratio. A backend that is not installed gets a note saying so.
+ *  6. Pretraining: `diffx pretrain` of each shipped pretraining config (configs/pretrain-*.yaml)
+ *     for --pretrain-steps steps through bench/pretrain.ts: steps/s as the run logged it.
  * Sections run in that order (cheapest and most asked-for first); a failing section is noted
  * and the rest still run. bench/results.json is rewritten after every section (`complete`
  * false until the end), then a table is printed.
  * See bench/README.md for every field of results.json.
  *
  *   npm run bench [-- --rounds 3 --reps 5 --art-reps 2 --art-warmup 1 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
- *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce
+ *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce, pretrain
+ *   --pretrain-steps N times `diffx pretrain` of each shipped base config for N steps (default 200)
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
  *   --art-threads N runs the art.yaml model on N wasm threads (default: all CPUs, at most 8)
  *   --art-step-timeout MIN gives up on a backend whose art.yaml step takes longer (default 60)
@@ -54,7 +57,7 @@ const BENCH_CONFIG = path.join(ROOT, "configs", "bench.yaml");
 const ART_CONFIG = path.resolve(argValue("art-config") ?? path.join(ROOT, "configs", "art.yaml"));
 const BATCH = 16;
 const TORCH_THREADS = 2;
-const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce"] as const;
+const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function argValue(name: string): string | undefined {
@@ -235,12 +238,13 @@ async function main(): Promise<void> {
   let art: ArtSection | null = null;
   const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
   let allreduce: unknown = null;
+  let pretrain: unknown = null;
   const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
   const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
   if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
   /** results.json is rewritten after every section, so a killed bench leaves what it measured. */
   const save = (complete: boolean): Results => {
-    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce });
+    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain });
     writeJsonAtomic(opts.out, results);
     return results;
   };
@@ -356,6 +360,21 @@ async function main(): Promise<void> {
         log(`\nall-reduce: ${algorithms.join(", ")}; ${benchFloats} (bench) and ${artFloats} (art.yaml) floats; 2 and 4 workers; median of ${opts.allreduceRepeats}`);
         const rows: unknown = await (mod.benchAllReduce as (s: number[], w: number[], o: Record<string, unknown>) => Promise<unknown>)([benchFloats, artFloats], [2, 4], { algorithms, repeats: opts.allreduceRepeats });
         allreduce = { bench_floats: benchFloats, art_floats: artFloats, rows };
+      });
+      save(false);
+    }
+
+    // ---- 3b. pretraining steps/s (configs/pretrain-*.yaml)
+    if (wanted("pretrain")) {
+      await section("pretrain", async () => {
+        const mod = await importIfPresent(path.join(ROOT, "bench", "pretrain.ts"));
+        if (!mod || typeof mod.benchPretrain !== "function") {
+          note("bench/pretrain.ts (benchPretrain) is not there: pretraining not measured");
+          return;
+        }
+        const steps = intArg("pretrain-steps", 200);
+        log(`\npretraining: diffx pretrain configs/pretrain-*.yaml, ${steps} steps each`);
+        pretrain = (mod.benchPretrain as (o: { steps: number; log: (s: string) => void }) => unknown)({ steps, log });
       });
       save(false);
     }
@@ -529,6 +548,7 @@ interface BuildInput {
   benchGflopCounted: number | null;
   sampling: Record<string, { images_per_s: number; detail?: unknown }>;
   allreduce: unknown;
+  pretrain: unknown;
 }
 
 type Results = ReturnType<typeof buildResults>;
@@ -583,6 +603,7 @@ function buildResults(b: BuildInput) {
       : null,
     sample_images_per_s,
     allreduce_ms,
+    pretrain_steps_per_s: Array.isArray(b.pretrain) ? Object.fromEntries((b.pretrain as { config: string; steps_per_s: number | null }[]).map((r) => [r.config, r.steps_per_s])) : {},
     notes,
     details: {
       diffx: Object.fromEntries(Object.entries(b.diffx).map(([k, d]) => [k, { info: d.info, forward: summary(d.forward), train_step: summary(d.train), error: d.error }])),
@@ -597,6 +618,7 @@ function buildResults(b: BuildInput) {
         : null,
       sampling: b.sampling,
       allreduce: b.allreduce,
+      pretrain: b.pretrain,
     },
   };
 }
