@@ -109,6 +109,7 @@ export const sampleSchema = z
     engine: z.enum(["tfjs", "onnx"]).default("tfjs").describe("network engine for sampling"),
     ema: z.boolean().default(true).describe("sample with the EMA weights"),
     batch_size: posInt().default(16).describe("images per network call"),
+    language: z.enum(["en", "zh"]).default("en").describe("caption language an eval conditions text models on: en (caption) or zh (caption_zh, where the dataset has Chinese captions)"),
   })
   .describe("sampling");
 

@@ -119,7 +119,7 @@ export async function runCell(job: CellJob): Promise<CellReport> {
   const step = net.step;
   const key = cellKey(job, step);
   const h = job.heldOut;
-  const conditions = Array.from({ length: n }, (_, j) => conditionFor(h, c.model.conditioning, j));
+  const conditions = Array.from({ length: n }, (_, j) => conditionFor(h, c.model.conditioning, j, c.sample.language));
   const engine = `${net.engine.engine}/${net.engine.backend}`;
   let images: Image[];
   try {
@@ -148,7 +148,7 @@ export async function runCell(job: CellJob): Promise<CellReport> {
       file: `samples/${sampleName(j)}`,
       index: j,
       pair_id: h.ids[k],
-      condition: describeCondition(h, c.model.conditioning, k),
+      condition: describeCondition(h, c.model.conditioning, k, c.sample.language),
       seed: job.seed,
       sampler: c.sample.sampler,
       steps: c.sample.steps,

@@ -12,6 +12,7 @@ import { floatsToImage, writePng, type Image } from "../engine/image.js";
 import { loadTrainingSet } from "../train/load-training-set.js";
 import type { TrainingSet } from "../train/training-set.js";
 import type { Condition } from "../sample/conditions.js";
+import { UsageError } from "../errors.js";
 
 export interface HeldOut {
   resolution: number;
@@ -24,6 +25,8 @@ export interface HeldOut {
   sketchFloats: Float32Array[] | null;
   /** English caption (first caption) per pair; null without captions. */
   captions: (string | null)[];
+  /** Chinese caption (caption_zh) per pair; null where the pair has none. */
+  captionsZh: (string | null)[];
   attributes: Record<string, AttributeValue>[];
   /** PNG paths relative to the eval folder. */
   imageFiles: string[];
@@ -68,6 +71,7 @@ export class HeldOutLoader {
       sketches,
       sketchFloats,
       captions: rows.map((r) => set.captions[r][0] ?? null),
+      captionsZh: rows.map((r) => this.ds.pairs[r].caption_zh ?? null),
       attributes: rows.map((r) => this.ds.pairs[r].attributes),
       imageFiles,
       sketchFiles,
@@ -79,17 +83,27 @@ function writeIfMissing(file: string, img: Image): void {
   if (!fs.existsSync(file)) writePng(file, img);
 }
 
+export type CaptionLanguage = "en" | "zh";
+
+/** The caption of held-out pair k in `language` (UsageError when the pair has none in it). */
+function captionOf(h: HeldOut, k: number, language: CaptionLanguage): string {
+  if (language === "en") return h.captions[k] ?? "";
+  const zh = h.captionsZh[k];
+  if (zh === null || zh.length === 0) throw new UsageError(`sample.language zh: held-out pair ${h.ids[k]} has no caption_zh (the dataset has no Chinese caption for it)`);
+  return zh;
+}
+
 /** The condition of generated sample j: held-out pair j mod n (cycling through the fold). */
-export function conditionFor(h: HeldOut, conditioning: string, j: number): Condition {
+export function conditionFor(h: HeldOut, conditioning: string, j: number, language: CaptionLanguage = "en"): Condition {
   const k = j % h.ids.length;
-  if (conditioning === "text") return { prompt: h.captions[k] ?? "" };
+  if (conditioning === "text") return { prompt: captionOf(h, k, language) };
   if (conditioning === "sketch" && h.sketchFloats) return { sketch: h.sketchFloats[k], sketchSource: h.ids[k] };
   return {};
 }
 
 /** Human-readable condition of pair k (for samples.jsonl and the comparison matrix). */
-export function describeCondition(h: HeldOut, conditioning: string, k: number): string {
-  if (conditioning === "text") return h.captions[k] ?? "";
+export function describeCondition(h: HeldOut, conditioning: string, k: number, language: CaptionLanguage = "en"): string {
+  if (conditioning === "text") return captionOf(h, k, language);
   if (conditioning === "sketch") return `sketch of pair ${h.ids[k]}`;
   return "unconditional";
 }
