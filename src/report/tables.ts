@@ -47,16 +47,41 @@ export function perFoldTable(r: EvalReport): Table {
   return { header, rows };
 }
 
-/** The omnibus tests of one metric. */
+/** How the Friedman p in a table was computed. */
+function friedmanPLabel(s: StatsResult): string {
+  const fr = s.friedman;
+  if (fr.exact?.method === "enumeration") return `${pval(fr.p)} (exact)`;
+  if (fr.exact) return `${pval(fr.p)} ± ${pval(fr.exact.mc_se)} (permutation, ${fr.exact.permutations})`;
+  return `${pval(fr.p)} (χ² approx.)`;
+}
+
+/**
+ * The omnibus tests of one metric, every one paired by fold. With k ≥ 3 variants the
+ * Greenhouse–Geisser corrected repeated-measures ANOVA comes first; with two, the exact sign
+ * and Wilcoxon tests stand beside the paired t-test (which the RM ANOVA equals there).
+ */
 export function testsTable(s: StatsResult): Table {
-  const rm = s.rm_anova, ow = s.oneway_anova, fr = s.friedman;
+  const rm = s.rm_anova, fr = s.friedman;
+  const eta = `partial η² = ${num(rm.partial_eta2, 3)}, generalized η² = ${num(rm.generalized_eta2, 3)}`;
+  const friedmanRow = ["Friedman (ranks within folds)", `χ² = ${num(fr.chi2)}`, num(fr.df), friedmanPLabel(s), `χ² approx. p = ${pval(fr.p_chi2)}`];
+  if (s.paired) {
+    const { sign_test: st, wilcoxon: w } = s.paired;
+    return {
+      header: ["test", "statistic", "df", "p", "effect size / note"],
+      rows: [
+        ["sign test, exact (a − b per fold)", `${st.wins} wins, ${st.losses} losses, ${st.ties} ties`, "–", pval(st.p), ""],
+        ["Wilcoxon signed-rank, exact", `W = ${num(w.statistic)} (R+ = ${num(w.r_plus)})`, `n = ${w.n}`, pval(w.p), ""],
+        ["paired t-test (= repeated-measures ANOVA, F = t²)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), eta],
+        friedmanRow,
+      ],
+    };
+  }
   return {
-    header: ["test", "statistic", "df", "p", "effect size"],
+    header: ["test", "statistic", "df", "p", "effect size / note"],
     rows: [
-      ["repeated-measures ANOVA (folds as subjects)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), `partial η² = ${num(rm.partial_eta2, 3)}`],
-      ["  Greenhouse–Geisser corrected", `ε = ${num(rm.epsilon_gg, 3)}`, `${num(rm.df1 * rm.epsilon_gg)}, ${num(rm.df2 * rm.epsilon_gg)}`, pval(rm.p_gg), ""],
-      ["one-way ANOVA (variants as independent groups)", `F = ${num(ow.F)}`, `${num(ow.df1)}, ${num(ow.df2)}`, pval(ow.p), `η² = ${num(ow.eta2, 3)}`],
-      ["Friedman (ranks within folds)", `χ² = ${num(fr.chi2)}`, num(fr.df), pval(fr.p), ""],
+      ["repeated-measures ANOVA, Greenhouse–Geisser corrected", `F = ${num(rm.F)}, ε = ${num(rm.epsilon_gg, 3)}`, `${num(rm.df1 * rm.epsilon_gg)}, ${num(rm.df2 * rm.epsilon_gg)}`, pval(rm.p_gg), eta],
+      ["  uncorrected (assumes sphericity)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), ""],
+      friedmanRow,
     ],
   };
 }
