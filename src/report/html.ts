@@ -56,7 +56,7 @@ export function renderHtml(r: EvalReport, load: (rel: string) => Image): string 
 
   parts.push(`<h2>Summary (per variant, over folds)</h2>${htmlTable(summaryTable(r))}`);
   parts.push(`<div class="plots">${perFoldChart(r, "fid")}${perFoldChart(r, "kid")}</div>`);
-  parts.push(`<h2>Per-fold scores</h2><p>CIs per cell are percentile-bootstrap intervals over that fold's images.</p>${htmlTable(perFoldTable(r))}`);
+  parts.push(`<h2>Per-fold scores</h2><p>CIs per cell are BCa bootstrap intervals over that fold's held-out pairs (each resampled with its generated images); the real-vs-real floor is FID/KID between two disjoint sets of real images of the same sizes.</p>${htmlTable(perFoldTable(r))}`);
   parts.push(`<h2>Statistics</h2>${statsBlock("FID", r.stats.fid)}${statsBlock("KID", r.stats.kid)}`);
 
   parts.push(`<h2>Training</h2><div class="plots">${lossChart(r)}${klChart(r)}</div>${htmlTable(trainingTable(r))}`);

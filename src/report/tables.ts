@@ -2,7 +2,7 @@
  * The report's tables as plain data (header + rows of text), built from report.json once and
  * rendered by both report.md and report.html, so the two always show the same numbers.
  */
-import type { StatsResult } from "../stats/index.js";
+import { summarise, type StatsResult } from "../stats/index.js";
 import { interval, meanSd, num, percent, percentMeanSd, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
 
@@ -30,16 +30,30 @@ export function summaryTable(r: EvalReport): Table {
     if (hasSketch(r)) row.push(meanSd(v.sketch_f1, 3));
     return row;
   });
+  const floors = r.cv.folds.flatMap((f) => (f.real_floor ? [f.real_floor] : []));
+  if (floors.length) {
+    const fid = summarise(floors.map((f) => f.fid)), kid = summarise(floors.map((f) => f.kid));
+    const row = ["real vs real (floor)", meanSd(fid), floors.length > 1 ? interval(fid.ci95) : "–", meanSd(kid), floors.length > 1 ? interval(kid.ci95) : "–"];
+    while (row.length < header.length) row.push("–");
+    rows.push(row);
+  }
   return { header, rows };
+}
+
+/** The fold's real-vs-real floor as table cells (FID, KID), "–" when absent. */
+function floorCells(r: EvalReport, fold: number): [string, string] {
+  const f = r.cv.folds.find((x) => x.fold === fold)?.real_floor;
+  return f ? [`${num(f.fid)} (${f.n_a} vs ${f.n_b})`, num(f.kid)] : ["–", "–"];
 }
 
 /** Every fold × variant cell. */
 export function perFoldTable(r: EvalReport): Table {
-  const header = ["fold", "variant", "FID", "FID 95 % CI", "KID", "KID 95 % CI", "n real", "n gen", "checkpoint"];
+  const header = ["fold", "variant", "FID", "FID 95 % CI", "floor FID (real vs real)", "KID", "KID 95 % CI", "floor KID", "n real", "n gen", "checkpoint"];
   if (hasText(r)) header.push("text control", "classifier on real");
   if (hasSketch(r)) header.push("sketch F1", "real F1", "chance F1");
   const rows = r.cells.map((c) => {
-    const row = [String(c.fold), c.variant, num(c.fid), interval(c.fid_ci), num(c.kid), interval(c.kid_ci), String(c.n_real), String(c.n_generated), `${c.train_run} @ ${c.checkpoint_step}`];
+    const [floorFid, floorKid] = floorCells(r, c.fold);
+    const row = [String(c.fold), c.variant, num(c.fid), interval(c.fid_ci), floorFid, num(c.kid), interval(c.kid_ci), floorKid, String(c.n_real), String(c.n_generated), `${c.train_run} @ ${c.checkpoint_step}`];
     if (hasText(r)) row.push(percent(c.text_control?.success_rate), percent(c.text_control?.real_success_rate));
     if (hasSketch(r)) row.push(num(c.sketch_fidelity?.f1, 3), num(c.sketch_fidelity?.real_f1, 3), num(c.sketch_fidelity?.chance_f1, 3));
     return row;
@@ -141,7 +155,8 @@ export function provenance(r: EvalReport): [string, string][] {
     ["seeds", r.sampling.seed_rule],
     ["FID", "exact at any n: tr √(Σa Σb) as the sum of singular values of A Bᵀ (centred features / √(n−1)); Σ with n−1"],
     ["KID", `unbiased MMD² with the kernel (xᵀy/d + 1)³; up to ${r.kid.subsets} subsets of size min(${r.kid.subset_size}, n); ${r.kid.seed_rule}`],
-    ["confidence intervals", r.bootstrap.resamples > 0 ? `per cell: percentile bootstrap, ${r.bootstrap.resamples} resamples, ${r.bootstrap.level * 100} %; ${r.bootstrap.seed_rule}. Per variant: mean ± t(0.975, k−1)·sd/√k over folds` : "per variant: mean ± t(0.975, k−1)·sd/√k over folds (no bootstrap)"],
+    ["confidence intervals", r.bootstrap.resamples > 0 ? `per cell: bootstrap by held-out pair (${r.bootstrap.unit}), ${r.bootstrap.resamples} resamples, ${r.bootstrap.level * 100} %; ${r.bootstrap.method} ${r.bootstrap.seed_rule}. Per variant: mean ± t(0.975, k−1)·sd/√k over folds` : "per variant: mean ± t(0.975, k−1)·sd/√k over folds (no bootstrap)"],
+    ...(r.cv.real_floor_rule ? [["real-vs-real floor", r.cv.real_floor_rule] as [string, string]] : []),
     ["diffx", `${r.diffx_version}${r.git_commit ? ` (commit ${r.git_commit.slice(0, 12)})` : ""}, report created ${r.created}`],
   ];
 }
