@@ -1,7 +1,7 @@
 /** report.md, rendered from report.json (the plots are in report.html; the matrix is comparison.png). */
 import { num, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
-import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, trainingTable, variantsTable, type Table } from "./tables.js";
+import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
 import type { StatsResult } from "../stats/index.js";
 
 function cell(s: string): string {
@@ -18,6 +18,9 @@ function statsSection(label: string, s: StatsResult | null): string[] {
   if (!s) return [`### ${label}`, "", "Only one variant: no tests.", ""];
   return [`### ${label}`, "", markdownTable(testsTable(s)), "", "Post-hoc paired t-tests (a − b per fold, Holm-adjusted over all pairs):", "", markdownTable(posthocTable(s)), ""];
 }
+
+export const TEXT_CONTROL_NOTE =
+  "Mean over folds, at the model resolution. Chance: how often another held-out pair has the same value (what a generator that ignores the text would reach with a perfect classifier). Classifier on real: the domain classifier on the held-out real images, the ceiling a generated image can be held to. Generated: the images generated from the pairs' captions; in brackets as a fraction of the classifier's rate on real images.";
 
 /**
  * The verdict of the FID comparison: lowest mean FID, then the test that respects the pairing by
@@ -52,6 +55,10 @@ export function renderMarkdown(r: EvalReport): string {
   );
   out.push("## Summary (per variant, over folds)", "", markdownTable(summaryTable(r)), "");
   out.push("## Per-fold scores", "", "CIs per cell are BCa bootstrap intervals over that fold's held-out pairs (each resampled with its generated images); the real-vs-real floor is FID/KID between two disjoint sets of real images of the same sizes.", "", markdownTable(perFoldTable(r)), "");
+  const tc = textControlTable(r);
+  if (tc) {
+    out.push("## Text control against its ceiling", "", TEXT_CONTROL_NOTE, "", markdownTable(tc), "");
+  }
   out.push("## Statistics", "");
   out.push(...statsSection("FID", r.stats.fid), ...statsSection("KID", r.stats.kid));
   out.push("## How the numbers were computed", "");

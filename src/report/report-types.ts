@@ -19,9 +19,18 @@ export interface TextControlScores {
   attribute_accuracy: Record<string, number>;
   /** The same success rate of the classifier on the held-out real images (its ceiling here). */
   real_success_rate: number;
+  /** Per attribute: the classifier's accuracy on the held-out real images at the eval's resolution. */
+  real_attribute_accuracy?: Record<string, number>;
+  /** Chance: how often another held-out pair's value equals this pair's (ordered pairs i ≠ j); null with one pair. */
+  chance_success_rate?: number | null;
+  chance_attribute_accuracy?: Record<string, number | null>;
+  /** success_rate / real_success_rate (null when the classifier gets no real image right). */
+  success_vs_real?: number | null;
   /** Attributes compared (predicted by the extractor and present in the dataset). */
   attributes: string[];
   n: number;
+  /** Held-out real images classified. */
+  n_real?: number;
 }
 
 /** Sketch fidelity: edges of each generated image vs its input sketch (F1 at a pixel tolerance). */

@@ -49,15 +49,52 @@ function floorCells(r: EvalReport, fold: number): [string, string] {
 /** Every fold × variant cell. */
 export function perFoldTable(r: EvalReport): Table {
   const header = ["fold", "variant", "FID", "FID 95 % CI", "floor FID (real vs real)", "KID", "KID 95 % CI", "floor KID", "n real", "n gen", "checkpoint"];
-  if (hasText(r)) header.push("text control", "classifier on real");
+  if (hasText(r)) header.push("text control", "classifier on real", "÷ real");
   if (hasSketch(r)) header.push("sketch F1", "real F1", "chance F1");
   const rows = r.cells.map((c) => {
     const [floorFid, floorKid] = floorCells(r, c.fold);
     const row = [String(c.fold), c.variant, num(c.fid), interval(c.fid_ci), floorFid, num(c.kid), interval(c.kid_ci), floorKid, String(c.n_real), String(c.n_generated), `${c.train_run} @ ${c.checkpoint_step}`];
-    if (hasText(r)) row.push(percent(c.text_control?.success_rate), percent(c.text_control?.real_success_rate));
+    if (hasText(r)) row.push(percent(c.text_control?.success_rate), percent(c.text_control?.real_success_rate), num(c.text_control?.success_vs_real, 3));
     if (hasSketch(r)) row.push(num(c.sketch_fidelity?.f1, 3), num(c.sketch_fidelity?.real_f1, 3), num(c.sketch_fidelity?.chance_f1, 3));
     return row;
   });
+  return { header, rows };
+}
+
+/**
+ * Text control against its ceiling, per attribute and for all attributes at once, averaged over
+ * folds: chance (another held-out pair's value), the classifier on the real held-out images (the
+ * ceiling), and each variant's generated images, also as a fraction of the real images' rate.
+ * Null when no cell measured text control.
+ */
+export function textControlTable(r: EvalReport): Table | null {
+  const cells = r.cells.filter((c) => c.text_control);
+  if (!cells.length) return null;
+  const mean = (xs: (number | null | undefined)[]): number | null => {
+    const v = xs.filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  const firstVariant = r.variants[0]?.name;
+  const realCells = cells.filter((c) => c.variant === firstVariant);
+  const attributes = [...new Set(cells.flatMap((c) => c.text_control?.attributes ?? []))];
+  const header = ["attribute", "chance", "classifier on real (ceiling)", ...r.variants.map((v) => `${v.name}: generated (÷ real)`)];
+  const row = (label: string, pick: (t: NonNullable<typeof cells[number]["text_control"]>) => { gen: number | undefined; real: number | undefined; chance: number | null | undefined }): string[] => {
+    const real = mean(realCells.map((c) => pick(c.text_control!).real));
+    const chance = mean(realCells.map((c) => pick(c.text_control!).chance));
+    return [
+      label,
+      percent(chance),
+      percent(real),
+      ...r.variants.map((v) => {
+        const vc = cells.filter((c) => c.variant === v.name);
+        const gen = mean(vc.map((c) => pick(c.text_control!).gen));
+        const realV = mean(vc.map((c) => pick(c.text_control!).real));
+        return `${percent(gen)} (${gen !== null && realV ? num(gen / realV, 3) : "–"})`;
+      }),
+    ];
+  };
+  const rows = attributes.map((a) => row(a, (t) => ({ gen: t.attribute_accuracy[a], real: t.real_attribute_accuracy?.[a], chance: t.chance_attribute_accuracy?.[a] })));
+  rows.push(row("all attributes (success)", (t) => ({ gen: t.success_rate, real: t.real_success_rate, chance: t.chance_success_rate })));
   return { header, rows };
 }
 

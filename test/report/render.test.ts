@@ -28,6 +28,10 @@ test("writeEvalReport: report.json is the source; md and html show its numbers; 
   assert.ok(!md.toLowerCase().includes("one-way"));
   assert.ok(md.includes("- Small samples: a caveat with <angle brackets> & ampersands."));
   assert.ok(md.includes("text control"));
+  // text control against its ceiling: chance, the classifier on real images, generated (÷ real)
+  assert.ok(md.includes("| attribute | chance | classifier on real (ceiling) | dpmpp-20: generated (÷ real) | ddim-4: generated (÷ real) |"), md);
+  assert.ok(md.includes("| shape | 20.0 % | 90.0 % | 60.0 % (0.667) | 60.0 % (0.667) |"), md);
+  assert.ok(md.includes("| all attributes (success) | 5.0 % | 90.0 % | 60.0 % (0.667) | 60.0 % (0.667) |"), md);
 
   const html = fs.readFileSync(files.html, "utf8");
   assert.ok(html.startsWith("<!DOCTYPE html>"));
