@@ -52,6 +52,10 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   if (!all.length) (x0 = 0), (x1 = 1), (y0 = 0), (y1 = 1);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) (y0 -= 0.5), (y1 += 0.5);
+  // headroom above the data for the legend (one 16-px row per series), so it does not hide points or whiskers
+  const plotH = H - m.t - m.b;
+  const legend = Math.min(0.6, (series.length * 16 + 12) / plotH);
+  y1 += ((y1 - y0) * legend) / (1 - legend);
   const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   const parts: string[] = [];
