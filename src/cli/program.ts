@@ -8,6 +8,7 @@ import { registerEval } from "./commands/eval.js";
 import { registerExport } from "./commands/export.js";
 import { registerFeatures } from "./commands/features.js";
 import { registerFid } from "./commands/fid.js";
+import { registerMetricsCheck } from "./commands/metrics-check.js";
 import { registerSample } from "./commands/sample.js";
 import { registerStats } from "./commands/stats.js";
 import { registerTrain } from "./commands/train.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerEval(program);
   registerFid(program);
+  registerMetricsCheck(program);
   registerStats(program);
   registerVerify(program);
   registerFeatures(program);

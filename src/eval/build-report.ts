@@ -20,8 +20,9 @@ import {
   type TrainingReport,
   type VariantReport,
 } from "../report/report-types.js";
-import { CI_LEVEL, KID_SETTINGS, sampleName } from "./cell.js";
+import { BOOTSTRAP_UNIT, CI_LEVEL, KID_SETTINGS, sampleName } from "./cell.js";
 import { DEFAULT_EDGE_OPTIONS } from "./edges.js";
+import { FLOOR_RULE, type RealFloor } from "./floor.js";
 import type { FoldPlan } from "./fold-plan.js";
 import type { HeldOut } from "./held-out.js";
 import { describeCondition } from "./held-out.js";
@@ -45,6 +46,8 @@ export interface ReportInput {
   featuresSpec: string;
   /** Held-out data per fold at the first variant's resolution (for the comparison matrix). */
   heldOut: HeldOut[];
+  /** Real-vs-real floor per fold (src/eval/floor.ts). */
+  floors: RealFloor[];
 }
 
 type Metric = "fid" | "kid" | "text_control" | "sketch_f1";
@@ -158,7 +161,12 @@ function caveats(input: ReportInput, report: Pick<EvalReport, "cells" | "variant
   }
   out.push("Noise: within a fold every variant starts from the same noise (the sampling seed depends on the master seed and the fold only), so differences between variants are not differences between noise draws.");
   if (config.eval.bootstrap > 0) {
-    out.push(`Bootstrap intervals (${config.eval.bootstrap} resamples, percentile, ${CI_LEVEL * 100} %) resample images within one fold: they show the sampling noise of that fold's score, not the variation across folds or trainings.`);
+    const fallback = cells.filter((c) => c.ci_detail && (c.ci_detail.fid.method !== "BCa" || c.ci_detail.kid.method !== "BCa")).length;
+    out.push(
+      `Bootstrap intervals (${config.eval.bootstrap} resamples, BCa, ${CI_LEVEL * 100} %) resample the held-out pairs of one fold, each together with the images generated from it: they show the sampling noise of that fold's score, not the variation across folds or trainings. ` +
+        "FID is biased upwards at small n and a resample that repeats pairs is more so; BCa's bias correction keeps the estimate inside its interval" +
+        (fallback ? `, except in ${fallback} cell(s) where BCa was undefined and the percentile interval shifted by the median bias is given instead (ci_detail says which).` : "."),
+    );
   }
   if (report.variants.length < 2) out.push("Only one variant: no ANOVA or post-hoc tests are possible; the report gives the per-fold scores and their summary.");
   if (cells.some((c) => c.text_control)) {
@@ -173,6 +181,20 @@ function caveats(input: ReportInput, report: Pick<EvalReport, "cells" | "variant
         "The real renders' F1 against their own sketches (reference) and against another pair's sketch (chance) are given beside it; at low resolution the chance level is high.",
     );
   }
+  if (input.floors.length) {
+    const fids = input.floors.map((f) => f.fid);
+    const lo = Math.min(...fids), hi = Math.max(...fids);
+    const floorMean = fids.reduce((a, b) => a + b, 0) / fids.length;
+    const above = report.variants.map((v) => {
+      const vals = cells.filter((c) => c.variant === v.name).map((c) => c.fid);
+      const m = vals.reduce((a, b) => a + b, 0) / Math.max(1, vals.length);
+      return `${v.name} ${m.toPrecision(4)} (${(m / floorMean).toFixed(2)}× the floor)`;
+    });
+    out.push(
+      `Real-vs-real floor: two disjoint sets of real images of the cells' sizes (${input.floors[0].n_a} held-out vs ${input.floors[0].n_b} training images) already score FID ${lo.toPrecision(4)}–${hi.toPrecision(4)} (mean ${floorMean.toPrecision(4)}) with this extractor at this n; no generator can be expected to score below it. ` +
+        `Mean FID: ${above.join(", ")}. A difference between variants that is small next to the distance from the floor, or a metric that scores noise near the floor (diffx metrics check), says little.`,
+    );
+  }
   const metricWarnings = [...new Set(cells.flatMap((c) => c.warnings))].filter((w) => !w.includes("below the feature dimension"));
   out.push(...metricWarnings);
   return out.map((s) => s.replace(/\s+/g, " ").trim());
@@ -182,7 +204,7 @@ function metricSummary(s: VariantSummary | undefined): MetricSummary | null {
   return s ? { mean: s.mean, sd: s.sd, ci95: s.ci95 } : null;
 }
 
-function summary(config: Config, variants: ResolvedVariant[], stats: EvalReport["stats"], k: number): EvalSummary {
+function summary(config: Config, variants: ResolvedVariant[], stats: EvalReport["stats"], k: number, floors: RealFloor[]): EvalSummary {
   const rows = variants.map((v) => ({
     name: v.name,
     fid: metricSummary(stats.summaries.fid?.[v.name]) as MetricSummary,
@@ -192,7 +214,20 @@ function summary(config: Config, variants: ResolvedVariant[], stats: EvalReport[
   }));
   const best = rows.reduce((a, b) => (b.fid.mean < a.fid.mean ? b : a));
   const rm = (s: StatsResult | null) => (s ? { F: s.rm_anova.F, df1: s.rm_anova.df1, df2: s.rm_anova.df2, p: s.rm_anova.p, p_gg: s.rm_anova.p_gg } : null);
-  return { experiment: config.name, folds: k, variants: rows, fid_rm_anova: rm(stats.fid), kid_rm_anova: rm(stats.kid), best_fid: best.name };
+  const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const f = stats.fid;
+  return {
+    experiment: config.name,
+    folds: k,
+    variants: rows,
+    fid_rm_anova: rm(stats.fid),
+    kid_rm_anova: rm(stats.kid),
+    best_fid: best.name,
+    real_floor: floors.length ? { fid: mean(floors.map((x) => x.fid)), kid: mean(floors.map((x) => x.kid)) } : null,
+    fid_tests: f
+      ? { friedman_p: f.friedman.p, friedman_method: f.friedman.p_method, sign_test_p: f.paired ? f.paired.sign_test.p : null, wilcoxon_p: f.paired ? f.paired.wilcoxon.p : null }
+      : null,
+  };
 }
 
 export function buildReport(input: ReportInput): EvalReport {
@@ -228,7 +263,14 @@ export function buildReport(input: ReportInput): EvalReport {
     cv: {
       k: plan.k,
       split_seed: plan.seed,
-      folds: plan.heldOut.map((rowsHeld, fold) => ({ fold, n_train: plan.train[fold].length, n_held_out: rowsHeld.length, held_out: rowsHeld.map((r) => ds.pairs[r].id) })),
+      folds: plan.heldOut.map((rowsHeld, fold) => ({
+        fold,
+        n_train: plan.train[fold].length,
+        n_held_out: rowsHeld.length,
+        held_out: rowsHeld.map((r) => ds.pairs[r].id),
+        ...(input.floors[fold] ? { real_floor: input.floors[fold] } : {}),
+      })),
+      real_floor_rule: FLOOR_RULE,
     },
     extractor: { spec: input.featuresSpec, name: input.extractor.name, dims: input.extractor.dims, description: input.extractor.describe() },
     images: {
@@ -242,13 +284,22 @@ export function buildReport(input: ReportInput): EvalReport {
       conditions: "generated image j is conditioned on held-out pair j mod n_held_out (its English caption, or its sketch)",
     },
     kid: { subsets: KID_SETTINGS.subsets, subset_size: KID_SETTINGS.subsetSize, seed_rule: "per fold: Rng(seed, 'eval-stats', i) (subsets are drawn only when the subset size is below n)" },
-    bootstrap: { resamples: config.eval.bootstrap, level: CI_LEVEL, seed_rule: "per fold: Rng(seed, 'eval-stats', i); the same resamples for every variant of a fold" },
+    bootstrap: {
+      resamples: config.eval.bootstrap,
+      level: CI_LEVEL,
+      seed_rule: "per fold: Rng(seed, 'eval-stats', i); the same resamples for every variant of a fold",
+      unit: BOOTSTRAP_UNIT,
+      method:
+        "BCa (Efron & Tibshirani 1993 §14.3), as scipy.stats.bootstrap(method='BCa'): held-out pairs drawn with replacement, each with the generated images conditioned on it (generated j belongs to pair j mod n_held_out); " +
+        "z0 = Φ⁻¹ of the mid-rank fraction of resampled values below the estimate; acceleration from the leave-one-pair-out jackknife; ends at the BCa-adjusted quantiles (linear interpolation). " +
+        "Where BCa is undefined (all resampled values on one side of the estimate) the percentile interval shifted by the median bias; each cell's ci_detail records z0, the acceleration and the method used.",
+    },
     variants: variantReports,
     cells,
     stats,
     training: trainingReports(input),
     comparison: { rows: comparisonRows(input), grid: null },
     caveats: caveats(input, { cells, variants: variantReports }),
-    summary: summary(config, variants, stats, plan.k),
+    summary: summary(config, variants, stats, plan.k, input.floors),
   };
 }

@@ -14,6 +14,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { canonicalJson, sha256 } from "../engine/hash.js";
 import { writePng, type Image } from "../engine/image.js";
 import type { ProgressSink } from "../engine/progress.js";
+import { pairedUnits } from "../metrics/bootstrap.js";
 import { compareFeatures } from "../metrics/compare.js";
 import type { FeatureExtractor } from "../metrics/extractor.js";
 import { makeSchedule } from "../diffusion/schedule.js";
@@ -28,7 +29,10 @@ import { conditionFor, describeCondition, type HeldOut } from "./held-out.js";
 import { writeNpy } from "./npy.js";
 import type { ResolvedVariant } from "./variants.js";
 
-export const CELL_FORMAT = "diffx-eval-cell/1";
+// /2: intervals are BCa over held-out pairs (with their generated images), not percentile over images
+export const CELL_FORMAT = "diffx-eval-cell/2";
+/** What one bootstrap unit of a cell is. */
+export const BOOTSTRAP_UNIT = "one held-out pair: its real image together with the images generated from its condition";
 export const KID_SETTINGS = { subsets: 100, subsetSize: 1000 } as const;
 export const CI_LEVEL = 0.95;
 
@@ -167,7 +171,8 @@ export async function runCell(job: CellJob): Promise<CellReport> {
   writeNpy(path.join(dir, "features.npy"), generated);
   const cmp = compareFeatures(job.realFeatures, generated, {
     kid: { subsets: KID_SETTINGS.subsets, subsetSize: KID_SETTINGS.subsetSize, seed: job.statsSeed },
-    bootstrap: c.eval.bootstrap > 0 ? { resamples: c.eval.bootstrap, seed: job.statsSeed, level: CI_LEVEL } : undefined,
+    // resampled by held-out pair: generated image j belongs with real image j mod n (its condition)
+    bootstrap: c.eval.bootstrap > 0 ? { resamples: c.eval.bootstrap, seed: job.statsSeed, level: CI_LEVEL, strata: pairedUnits(job.realFeatures.length, generated.length), unit: BOOTSTRAP_UNIT } : undefined,
     labels: [`fold ${job.fold} held-out real images`, `fold ${job.fold} ${job.variant.name} generated images`],
   });
 
@@ -184,6 +189,7 @@ export async function runCell(job: CellJob): Promise<CellReport> {
     kid: cmp.kid,
     kid_std: cmp.kid_std,
     kid_ci: cmp.kid_ci ?? null,
+    ci_detail: cmp.ci_detail ?? null,
     n_real: cmp.n_a,
     n_generated: cmp.n_b,
     dims: cmp.dims,

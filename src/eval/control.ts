@@ -65,7 +65,44 @@ export async function textControl(
   if (attributes.length === 0) return null;
   const onGenerated = matchRates(await predictor.predictAttributes(generated), wanted, attributes);
   const onReal = matchRates(await predictor.predictAttributes(real), realAttributes, attributes);
-  return { success_rate: onGenerated.all, attribute_accuracy: onGenerated.per, real_success_rate: onReal.all, attributes, n: generated.length };
+  const chance = chanceRates(realAttributes, attributes);
+  return {
+    success_rate: onGenerated.all,
+    attribute_accuracy: onGenerated.per,
+    real_success_rate: onReal.all,
+    real_attribute_accuracy: onReal.per,
+    chance_success_rate: chance.all,
+    chance_attribute_accuracy: chance.per,
+    success_vs_real: onReal.all > 0 ? onGenerated.all / onReal.all : null,
+    attributes,
+    n: generated.length,
+    n_real: real.length,
+  };
+}
+
+/**
+ * Chance agreement among the held-out pairs: for ordered pairs i ≠ j, the fraction where pair j's
+ * value equals pair i's (per attribute, and on every attribute at once). Null with one pair.
+ */
+export function chanceRates(pairs: Record<string, AttributeValue>[], attributes: readonly string[]): { all: number | null; per: Record<string, number | null> } {
+  const n = pairs.length;
+  const per: Record<string, number | null> = Object.fromEntries(attributes.map((a) => [a, null]));
+  if (n < 2) return { all: null, per };
+  let all = 0;
+  const hits: Record<string, number> = Object.fromEntries(attributes.map((a) => [a, 0]));
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      let same = true;
+      for (const a of attributes) {
+        if (String(pairs[i][a]) === String(pairs[j][a])) hits[a] += 1;
+        else same = false;
+      }
+      if (same) all += 1;
+    }
+  const total = n * (n - 1);
+  for (const a of attributes) per[a] = hits[a] / total;
+  return { all: all / total, per };
 }
 
 /** Sketch-fidelity scores: generated[i] was conditioned on sketches[i]; real[j] pairs with realSketches[j]. */

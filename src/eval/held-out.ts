@@ -51,6 +51,17 @@ export class HeldOutLoader {
     return s;
   }
 
+  /** The pair id of dataset row r. */
+  pairId(r: number): string {
+    return this.ds.pairs[r].id;
+  }
+
+  /** Images of dataset rows at resolution R, prepared as for training (the real-vs-real floor). */
+  async images(rows: readonly number[], R: number): Promise<Image[]> {
+    const set = await this.all(R);
+    return rows.map((r) => floatsToImage(set.images.subarray(r * R * R * 3, (r + 1) * R * R * 3), R, R, 3));
+  }
+
   async fold(fold: number, rows: readonly number[], R: number): Promise<HeldOut> {
     const set = await this.all(R);
     const images = rows.map((r) => floatsToImage(set.images.subarray(r * R * R * 3, (r + 1) * R * R * 3), R, R, 3));

@@ -30,6 +30,7 @@ import { readManifest, writeManifest } from "../runs/manifest.js";
 import type { CellReport, EvalReport } from "../report/report-types.js";
 import { writeEvalReport, type WrittenReport } from "../report/write.js";
 import { buildReport } from "./build-report.js";
+import { realFloor, type RealFloor } from "./floor.js";
 import { reusableCell, runCell, type CellJob } from "./cell.js";
 import { createEvalFolder, hashEvalOutputs, locateEvalFolder, type EvalFolderOptions } from "./eval-folder.js";
 import { planFolds, type FoldPlan } from "./fold-plan.js";
@@ -199,6 +200,11 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
     }
 
     const heldOut = await Promise.all(plan.heldOut.map((rows, fold) => loader.fold(fold, rows, p.variants[0].config.model.resolution)));
+    const floors: RealFloor[] = [];
+    for (let fold = 0; fold < plan.k; fold++) {
+      const n = p.variants[0].config.eval.samples_per_fold;
+      floors.push(await realFloor({ evalDir, fold, heldOut: heldOut[fold], trainRows: plan.train[fold], nB: n, loader, extractor: p.extractor, seed: config.seed, statsSeed: statsSeed(config.seed, fold) }));
+    }
     const report = buildReport({
       config,
       configHash: manifest.config_hash,
@@ -210,6 +216,7 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
       extractor: p.extractor,
       featuresSpec: p.featuresSpec,
       heldOut,
+      floors,
     });
     for (const m of ["fid", "kid"] as const) {
       writeFileAtomic(path.join(evalDir, `${m}.csv`), "fold,variant,value\n" + report.cells.map((c) => `${c.fold},${c.variant},${c[m]}`).join("\n") + "\n");

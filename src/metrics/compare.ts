@@ -1,10 +1,11 @@
 /**
  * One call for what a report needs about two feature sets: FID, KID (mean and std over
- * subsets), optional bootstrap confidence intervals for both, and the small-sample caveats
- * that apply, as strings (never printed here).
+ * subsets), optional bootstrap confidence intervals for both (BCa, resampled by the exchangeable
+ * unit: see bootstrap.ts), and the small-sample caveats that apply, as strings (never printed
+ * here).
  */
 import type { ProgressSink } from "../engine/progress.js";
-import { bootstrapIntervals, type Interval } from "./bootstrap.js";
+import { bootstrapIntervals, independentStrata, type BcaDetail, type Interval, type Unit } from "./bootstrap.js";
 import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
 import { fid } from "./fid.js";
 import { FidResampler } from "./fid-resample.js";
@@ -12,8 +13,12 @@ import { kid, KID_DEFAULTS, mmd2Unbiased, PolyKernel, type KidOptions } from "./
 
 export interface CompareOptions {
   kid?: KidOptions;
-  /** Bootstrap CIs for FID and KID; omitted or resamples 0 = no intervals. */
-  bootstrap?: { resamples: number; seed?: number; level?: number };
+  /**
+   * Bootstrap CIs for FID and KID; omitted or resamples 0 = no intervals. `strata` are the
+   * exchangeable units (default: every image its own unit, a and b resampled separately), and
+   * `unit` says in words what one unit is.
+   */
+  bootstrap?: { resamples: number; seed?: number; level?: number; strata?: Unit[][]; unit?: string };
   /** Names of the two sets in error messages (e.g. file paths). */
   labels?: [string, string];
   progress?: ProgressSink;
@@ -28,12 +33,23 @@ export interface FeatureComparison {
   dims: number;
   kid_subsets: number;
   kid_subset_size: [number, number];
-  /** Percentile bootstrap intervals at `ci_level` (absent without bootstrap). */
+  /** Bias-corrected (BCa) bootstrap intervals at `ci_level` (absent without bootstrap). */
   fid_ci?: Interval;
   kid_ci?: Interval;
   ci_level?: number;
   bootstrap_resamples?: number;
+  /** How each interval was computed: the resampled unit, BCa's z0 and acceleration, fallbacks. */
+  ci_detail?: CiDetail;
   warnings: string[];
+}
+
+export interface CiDetail {
+  /** What one resampled unit is. */
+  unit: string;
+  /** Units per stratum (each stratum resampled on its own). */
+  units: number[];
+  fid: BcaDetail;
+  kid: BcaDetail;
 }
 
 export function compareFeatures(a: FeatureRows, b: FeatureRows, options: CompareOptions = {}): FeatureComparison {
@@ -57,13 +73,19 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
   if (boot && boot.resamples > 0) {
     const level = boot.level ?? 0.95;
     const resampler = new FidResampler(a, b);
+    const strata = boot.strata ?? independentStrata(a.length, b.length);
     const [fidCi, kidCi] = bootstrapIntervals(
-      a.length,
-      b.length,
+      strata,
       (idxA, idxB) => [resampler.fid(idxA, idxB), mmd2Unbiased(kernel, idxA, idxB)],
       { resamples: boot.resamples, seed: boot.seed ?? options.kid?.seed ?? KID_DEFAULTS.seed, level, progress: options.progress },
     );
-    Object.assign(result, { fid_ci: fidCi, kid_ci: kidCi, ci_level: level, bootstrap_resamples: boot.resamples });
+    const ciDetail: CiDetail = {
+      unit: boot.unit ?? (boot.strata ? "a unit of rows given by the caller" : "one image (each set resampled on its own: the two-sample bootstrap)"),
+      units: strata.map((s) => s.length),
+      fid: fidCi!.detail,
+      kid: kidCi!.detail,
+    };
+    Object.assign(result, { fid_ci: fidCi!.interval, kid_ci: kidCi!.interval, ci_level: level, bootstrap_resamples: boot.resamples, ci_detail: ciDetail });
   }
   result.warnings = smallSampleWarnings(result);
   return result;
@@ -83,10 +105,8 @@ export function smallSampleWarnings(r: Pick<FeatureComparison, "n_a" | "n_b" | "
     out.push(`KID subsets would be the whole sets (subset size ≥ n), so KID was computed once on all samples and kid_std is 0${r.kid_ci ? "; see the bootstrap interval for its uncertainty" : ""}.`);
   }
   if (r.fid_ci && (r.fid < r.fid_ci[0] || r.fid > r.fid_ci[1])) {
-    out.push(
-      `FID ${r.fid.toFixed(4)} lies outside its bootstrap interval [${r.fid_ci[0].toFixed(4)}, ${r.fid_ci[1].toFixed(4)}]: ` +
-        `FID is biased upwards at small n and a resample repeats samples, which adds to that bias, so the percentile interval shows FID's spread, not a range around an unbiased value.`,
-    );
+    // cannot happen with the BCa / median-shift construction; kept as a guard that says so if it does
+    out.push(`FID ${r.fid.toFixed(4)} lies outside its bootstrap interval [${r.fid_ci[0].toFixed(4)}, ${r.fid_ci[1].toFixed(4)}].`);
   }
   return out;
 }

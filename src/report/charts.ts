@@ -1,15 +1,30 @@
 /** The report's SVG plots, drawn from report.json with line-chart.ts. */
-import { lineChartSvg } from "./line-chart.js";
+import { lineChartSvg, type Series } from "./line-chart.js";
 import type { EvalReport } from "./report-types.js";
 
-/** Per-fold FID (or KID), one line per variant. */
+/**
+ * Per-fold FID (or KID), one line per variant with its bootstrap interval as whiskers (offset a
+ * little along x so variants do not hide each other), and the real-vs-real floor of each fold as
+ * a dashed grey line: what two disjoint sets of real images score at the same n.
+ */
 export function perFoldChart(r: EvalReport, metric: "fid" | "kid"): string {
-  const series = r.variants.map((v) => ({
-    name: v.name,
-    points: r.cells.filter((c) => c.variant === v.name).map((c): [number, number] => [c.fold, metric === "fid" ? c.fid : c.kid]),
-  }));
+  const nv = r.variants.length;
+  const series: Series[] = r.variants.map((v, i) => {
+    const dx = nv > 1 ? (i - (nv - 1) / 2) * 0.06 : 0;
+    const cells = r.cells.filter((c) => c.variant === v.name);
+    return {
+      name: `${v.name}${cells.some((c) => c[`${metric}_ci`]) ? " (BCa 95 % CI)" : ""}`,
+      points: cells.map((c): [number, number] => [c.fold + dx, metric === "fid" ? c.fid : c.kid]),
+      whiskers: cells.flatMap((c): [number, number, number][] => {
+        const ci = c[`${metric}_ci`];
+        return ci ? [[c.fold + dx, ci[0], ci[1]]] : [];
+      }),
+    };
+  });
+  const floor = r.cv.folds.filter((f) => f.real_floor).map((f): [number, number] => [f.fold, f.real_floor![metric]]);
+  if (floor.length) series.push({ name: "real vs real floor", points: floor, color: "#777", dashed: true });
   const label = metric === "fid" ? "FID" : "KID";
-  return lineChartSvg(series, { title: `${label} per fold (lower is better)`, xLabel: "fold", yLabel: label, width: 560, height: 300 });
+  return lineChartSvg(series, { title: `${label} per fold (lower is better; dashed: real-vs-real floor)`, xLabel: "fold", yLabel: label, width: 560, height: 300 });
 }
 
 /** Training loss (log scale) of every fold training. */

@@ -6,6 +6,10 @@ export interface Series {
   name: string;
   points: [number, number][];
   color?: string;
+  /** Dashed line (reference levels such as a floor). */
+  dashed?: boolean;
+  /** Vertical interval whiskers [x, low, high] (confidence intervals). */
+  whiskers?: [number, number, number][];
 }
 
 export interface ChartOptions {
@@ -42,12 +46,16 @@ function fmt(v: number): string {
 export function lineChartSvg(series: Series[], o: ChartOptions): string {
   const W = o.width ?? 640, H = o.height ?? 360;
   const m = { l: 64, r: 16, t: 32, b: 44 };
-  const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
+  const all = series.flatMap((s) => [...s.points, ...(s.whiskers ?? []).flatMap(([x, lo, hi]): [number, number][] => [[x, lo], [x, hi]])]).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
   const xs = all.map((p) => p[0]), ys = all.map((p) => (o.logY ? Math.log10(p[1]) : p[1]));
   let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
   if (!all.length) (x0 = 0), (x1 = 1), (y0 = 0), (y1 = 1);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) (y0 -= 0.5), (y1 += 0.5);
+  // headroom above the data for the legend (one 16-px row per series), so it does not hide points or whiskers
+  const plotH = H - m.t - m.b;
+  const legend = Math.min(0.6, (series.length * 16 + 12) / plotH);
+  y1 += ((y1 - y0) * legend) / (1 - legend);
   const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   const parts: string[] = [];
@@ -67,8 +75,13 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
     if (pts.length) {
       const d = pts.map(([x, y], k) => `${k ? "L" : "M"}${px(x).toFixed(1)},${py(o.logY ? Math.log10(y) : y).toFixed(1)}`).join("");
-      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
       if (pts.length <= 30) for (const [x, y] of pts) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(o.logY ? Math.log10(y) : y).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    }
+    for (const [x, lo, hi] of s.whiskers ?? []) {
+      if (![x, lo, hi].every(Number.isFinite) || (o.logY && !(lo > 0 && hi > 0))) continue;
+      const X = px(x).toFixed(1), Y0 = py(o.logY ? Math.log10(lo) : lo).toFixed(1), Y1 = py(o.logY ? Math.log10(hi) : hi).toFixed(1);
+      parts.push(`<path d="M${X},${Y0}L${X},${Y1}M${(px(x) - 3).toFixed(1)},${Y0}h6M${(px(x) - 3).toFixed(1)},${Y1}h6" stroke="${color}" stroke-width="1" fill="none"/>`);
     }
     parts.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 16}" width="10" height="10" fill="${color}"/><text x="${m.l + 26}" y="${m.t + 17 + i * 16}">${esc(s.name)}</text>`);
   });

@@ -1,7 +1,7 @@
 /** report.md, rendered from report.json (the plots are in report.html; the matrix is comparison.png). */
 import { num, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
-import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, trainingTable, variantsTable, type Table } from "./tables.js";
+import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
 import type { StatsResult } from "../stats/index.js";
 
 function cell(s: string): string {
@@ -19,12 +19,27 @@ function statsSection(label: string, s: StatsResult | null): string[] {
   return [`### ${label}`, "", markdownTable(testsTable(s)), "", "Post-hoc paired t-tests (a − b per fold, Holm-adjusted over all pairs):", "", markdownTable(posthocTable(s)), ""];
 }
 
-/** One-sentence verdict of the FID comparison. */
+export const TEXT_CONTROL_NOTE =
+  "Mean over folds, at the model resolution. Chance: how often another held-out pair has the same value (what a generator that ignores the text would reach with a perfect classifier). Classifier on real: the domain classifier on the held-out real images, the ceiling a generated image can be held to. Generated: the images generated from the pairs' captions; in brackets as a fraction of the classifier's rate on real images.";
+
+/**
+ * The verdict of the FID comparison: lowest mean FID, then the test that respects the pairing by
+ * fold and the design (Greenhouse–Geisser p with k ≥ 3 variants; with two, the exact sign and
+ * Wilcoxon p beside the paired t), the exact Friedman p, and the real-vs-real floor.
+ */
 export function headline(r: EvalReport): string {
   const best = r.summary.variants.find((v) => v.name === r.summary.best_fid);
   const parts = [`Lowest mean FID: ${r.summary.best_fid}${best ? ` (${num(best.fid.mean)} ± ${num(best.fid.sd)} over ${r.cv.k} folds)` : ""}.`];
   const rm = r.summary.fid_rm_anova;
-  if (rm) parts.push(`Repeated-measures ANOVA of FID across variants: F(${num(rm.df1)}, ${num(rm.df2)}) = ${num(rm.F)}, p = ${pval(rm.p)} (Greenhouse–Geisser p = ${pval(rm.p_gg)}).`);
+  const tests = r.summary.fid_tests;
+  if (rm && r.variants.length >= 3) {
+    parts.push(`Repeated-measures ANOVA of FID, Greenhouse–Geisser corrected: p = ${pval(rm.p_gg)} (F = ${num(rm.F)}; uncorrected p = ${pval(rm.p)}).`);
+  } else if (rm && tests) {
+    parts.push(`FID differences per fold: exact sign test p = ${pval(tests.sign_test_p)}, Wilcoxon signed-rank p = ${pval(tests.wilcoxon_p)}, paired t p = ${pval(rm.p)}.`);
+  }
+  if (tests) parts.push(`Friedman ${tests.friedman_method === "chi-square" ? "(χ² approximation)" : tests.friedman_method === "exact" ? "(exact)" : "(permutation)"} p = ${pval(tests.friedman_p)}.`);
+  const floor = r.summary.real_floor;
+  if (floor) parts.push(`Real vs real at the same n (the floor): FID ${num(floor.fid)}, KID ${num(floor.kid)}.`);
   return parts.join(" ");
 }
 
@@ -39,7 +54,11 @@ export function renderMarkdown(r: EvalReport): string {
     "",
   );
   out.push("## Summary (per variant, over folds)", "", markdownTable(summaryTable(r)), "");
-  out.push("## Per-fold scores", "", "CIs per cell are percentile-bootstrap intervals over that fold's images.", "", markdownTable(perFoldTable(r)), "");
+  out.push("## Per-fold scores", "", "CIs per cell are BCa bootstrap intervals over that fold's held-out pairs (each resampled with its generated images); the real-vs-real floor is FID/KID between two disjoint sets of real images of the same sizes.", "", markdownTable(perFoldTable(r)), "");
+  const tc = textControlTable(r);
+  if (tc) {
+    out.push("## Text control against its ceiling", "", TEXT_CONTROL_NOTE, "", markdownTable(tc), "");
+  }
   out.push("## Statistics", "");
   out.push(...statsSection("FID", r.stats.fid), ...statsSection("KID", r.stats.kid));
   out.push("## How the numbers were computed", "");

@@ -5,6 +5,7 @@
  * folder (`runs/<run>/eval/`), so a run folder can be moved.
  */
 import type { StatsResult, VariantSummary } from "../stats/index.js";
+import type { CiDetail } from "../metrics/compare.js";
 
 export const EVAL_REPORT_FORMAT = "diffx-eval-report/1";
 
@@ -18,9 +19,18 @@ export interface TextControlScores {
   attribute_accuracy: Record<string, number>;
   /** The same success rate of the classifier on the held-out real images (its ceiling here). */
   real_success_rate: number;
+  /** Per attribute: the classifier's accuracy on the held-out real images at the eval's resolution. */
+  real_attribute_accuracy?: Record<string, number>;
+  /** Chance: how often another held-out pair's value equals this pair's (ordered pairs i ≠ j); null with one pair. */
+  chance_success_rate?: number | null;
+  chance_attribute_accuracy?: Record<string, number | null>;
+  /** success_rate / real_success_rate (null when the classifier gets no real image right). */
+  success_vs_real?: number | null;
   /** Attributes compared (predicted by the extractor and present in the dataset). */
   attributes: string[];
   n: number;
+  /** Held-out real images classified. */
+  n_real?: number;
 }
 
 /** Sketch fidelity: edges of each generated image vs its input sketch (F1 at a pixel tolerance). */
@@ -50,6 +60,8 @@ export interface CellReport {
   kid: number;
   kid_std: number;
   kid_ci: Interval | null;
+  /** How fid_ci and kid_ci were computed (unit, BCa z0 and acceleration, any fallback); null without bootstrap. */
+  ci_detail: CiDetail | null;
   n_real: number;
   n_generated: number;
   dims: number;
@@ -93,6 +105,12 @@ export interface FoldReport {
   n_held_out: number;
   /** Pair ids held out (the real images of this fold). */
   held_out: string[];
+  /**
+   * FID and KID between two disjoint sets of real images of the cells' sizes: the fold's n_a
+   * held-out images and n_b of its training images (see cv.real_floor_rule). No generator is
+   * expected to score below it at this n. Absent in reports written before it existed.
+   */
+  real_floor?: { fid: number; kid: number; n_a: number; n_b: number; b_ids: string[] };
 }
 
 export interface TrainingReport {
@@ -155,6 +173,10 @@ export interface EvalSummary {
   kid_rm_anova: (TestLine & { p_gg: number }) | null;
   /** Variant with the lowest mean FID. */
   best_fid: string;
+  /** Mean over folds of the real-vs-real floor (null when the report has none). */
+  real_floor: { fid: number; kid: number } | null;
+  /** The paired tests of FID the headline reads (exact where the folds allow). */
+  fid_tests: { friedman_p: number; friedman_method: string; sign_test_p: number | null; wilcoxon_p: number | null } | null;
 }
 
 export interface EvalReport {
@@ -164,12 +186,12 @@ export interface EvalReport {
   created: string;
   experiment: { name: string; config: string; config_hash: string; seed: number };
   dataset: { name: string; kind: string; hash: string; n_pairs: number; n_groups: number; image_size: number; stratify: string | null };
-  cv: { k: number; split_seed: number; folds: FoldReport[] };
+  cv: { k: number; split_seed: number; folds: FoldReport[]; real_floor_rule?: string };
   extractor: { spec: string; name: string; dims: number; description: string };
   images: { dataset_image_size: number; real: string; generated: string };
   sampling: { samples_per_fold: number; seed_rule: string; conditions: string };
   kid: { subsets: number; subset_size: number; seed_rule: string };
-  bootstrap: { resamples: number; level: number; seed_rule: string };
+  bootstrap: { resamples: number; level: number; seed_rule: string; unit: string; method: string };
   variants: VariantReport[];
   cells: CellReport[];
   stats: {

@@ -2,7 +2,7 @@
  * The report's tables as plain data (header + rows of text), built from report.json once and
  * rendered by both report.md and report.html, so the two always show the same numbers.
  */
-import type { StatsResult } from "../stats/index.js";
+import { summarise, type StatsResult } from "../stats/index.js";
 import { interval, meanSd, num, percent, percentMeanSd, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
 
@@ -30,33 +30,109 @@ export function summaryTable(r: EvalReport): Table {
     if (hasSketch(r)) row.push(meanSd(v.sketch_f1, 3));
     return row;
   });
+  const floors = r.cv.folds.flatMap((f) => (f.real_floor ? [f.real_floor] : []));
+  if (floors.length) {
+    const fid = summarise(floors.map((f) => f.fid)), kid = summarise(floors.map((f) => f.kid));
+    const row = ["real vs real (floor)", meanSd(fid), floors.length > 1 ? interval(fid.ci95) : "–", meanSd(kid), floors.length > 1 ? interval(kid.ci95) : "–"];
+    while (row.length < header.length) row.push("–");
+    rows.push(row);
+  }
   return { header, rows };
+}
+
+/** The fold's real-vs-real floor as table cells (FID, KID), "–" when absent. */
+function floorCells(r: EvalReport, fold: number): [string, string] {
+  const f = r.cv.folds.find((x) => x.fold === fold)?.real_floor;
+  return f ? [`${num(f.fid)} (${f.n_a} vs ${f.n_b})`, num(f.kid)] : ["–", "–"];
 }
 
 /** Every fold × variant cell. */
 export function perFoldTable(r: EvalReport): Table {
-  const header = ["fold", "variant", "FID", "FID 95 % CI", "KID", "KID 95 % CI", "n real", "n gen", "checkpoint"];
-  if (hasText(r)) header.push("text control", "classifier on real");
+  const header = ["fold", "variant", "FID", "FID 95 % CI", "floor FID (real vs real)", "KID", "KID 95 % CI", "floor KID", "n real", "n gen", "checkpoint"];
+  if (hasText(r)) header.push("text control", "classifier on real", "÷ real");
   if (hasSketch(r)) header.push("sketch F1", "real F1", "chance F1");
   const rows = r.cells.map((c) => {
-    const row = [String(c.fold), c.variant, num(c.fid), interval(c.fid_ci), num(c.kid), interval(c.kid_ci), String(c.n_real), String(c.n_generated), `${c.train_run} @ ${c.checkpoint_step}`];
-    if (hasText(r)) row.push(percent(c.text_control?.success_rate), percent(c.text_control?.real_success_rate));
+    const [floorFid, floorKid] = floorCells(r, c.fold);
+    const row = [String(c.fold), c.variant, num(c.fid), interval(c.fid_ci), floorFid, num(c.kid), interval(c.kid_ci), floorKid, String(c.n_real), String(c.n_generated), `${c.train_run} @ ${c.checkpoint_step}`];
+    if (hasText(r)) row.push(percent(c.text_control?.success_rate), percent(c.text_control?.real_success_rate), num(c.text_control?.success_vs_real, 3));
     if (hasSketch(r)) row.push(num(c.sketch_fidelity?.f1, 3), num(c.sketch_fidelity?.real_f1, 3), num(c.sketch_fidelity?.chance_f1, 3));
     return row;
   });
   return { header, rows };
 }
 
-/** The omnibus tests of one metric. */
+/**
+ * Text control against its ceiling, per attribute and for all attributes at once, averaged over
+ * folds: chance (another held-out pair's value), the classifier on the real held-out images (the
+ * ceiling), and each variant's generated images, also as a fraction of the real images' rate.
+ * Null when no cell measured text control.
+ */
+export function textControlTable(r: EvalReport): Table | null {
+  const cells = r.cells.filter((c) => c.text_control);
+  if (!cells.length) return null;
+  const mean = (xs: (number | null | undefined)[]): number | null => {
+    const v = xs.filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  const firstVariant = r.variants[0]?.name;
+  const realCells = cells.filter((c) => c.variant === firstVariant);
+  const attributes = [...new Set(cells.flatMap((c) => c.text_control?.attributes ?? []))];
+  const header = ["attribute", "chance", "classifier on real (ceiling)", ...r.variants.map((v) => `${v.name}: generated (÷ real)`)];
+  const row = (label: string, pick: (t: NonNullable<typeof cells[number]["text_control"]>) => { gen: number | undefined; real: number | undefined; chance: number | null | undefined }): string[] => {
+    const real = mean(realCells.map((c) => pick(c.text_control!).real));
+    const chance = mean(realCells.map((c) => pick(c.text_control!).chance));
+    return [
+      label,
+      percent(chance),
+      percent(real),
+      ...r.variants.map((v) => {
+        const vc = cells.filter((c) => c.variant === v.name);
+        const gen = mean(vc.map((c) => pick(c.text_control!).gen));
+        const realV = mean(vc.map((c) => pick(c.text_control!).real));
+        return `${percent(gen)} (${gen !== null && realV ? num(gen / realV, 3) : "–"})`;
+      }),
+    ];
+  };
+  const rows = attributes.map((a) => row(a, (t) => ({ gen: t.attribute_accuracy[a], real: t.real_attribute_accuracy?.[a], chance: t.chance_attribute_accuracy?.[a] })));
+  rows.push(row("all attributes (success)", (t) => ({ gen: t.success_rate, real: t.real_success_rate, chance: t.chance_success_rate })));
+  return { header, rows };
+}
+
+/** How the Friedman p in a table was computed. */
+function friedmanPLabel(s: StatsResult): string {
+  const fr = s.friedman;
+  if (fr.exact?.method === "enumeration") return `${pval(fr.p)} (exact)`;
+  if (fr.exact) return `${pval(fr.p)} ± ${pval(fr.exact.mc_se)} (permutation, ${fr.exact.permutations})`;
+  return `${pval(fr.p)} (χ² approx.)`;
+}
+
+/**
+ * The omnibus tests of one metric, every one paired by fold. With k ≥ 3 variants the
+ * Greenhouse–Geisser corrected repeated-measures ANOVA comes first; with two, the exact sign
+ * and Wilcoxon tests stand beside the paired t-test (which the RM ANOVA equals there).
+ */
 export function testsTable(s: StatsResult): Table {
-  const rm = s.rm_anova, ow = s.oneway_anova, fr = s.friedman;
+  const rm = s.rm_anova, fr = s.friedman;
+  const eta = `partial η² = ${num(rm.partial_eta2, 3)}, generalized η² = ${num(rm.generalized_eta2, 3)}`;
+  const friedmanRow = ["Friedman (ranks within folds)", `χ² = ${num(fr.chi2)}`, num(fr.df), friedmanPLabel(s), `χ² approx. p = ${pval(fr.p_chi2)}`];
+  if (s.paired) {
+    const { sign_test: st, wilcoxon: w } = s.paired;
+    return {
+      header: ["test", "statistic", "df", "p", "effect size / note"],
+      rows: [
+        ["sign test, exact (a − b per fold)", `${st.wins} wins, ${st.losses} losses, ${st.ties} ties`, "–", pval(st.p), ""],
+        ["Wilcoxon signed-rank, exact", `W = ${num(w.statistic)} (R+ = ${num(w.r_plus)})`, `n = ${w.n}`, pval(w.p), ""],
+        ["paired t-test (= repeated-measures ANOVA, F = t²)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), eta],
+        friedmanRow,
+      ],
+    };
+  }
   return {
-    header: ["test", "statistic", "df", "p", "effect size"],
+    header: ["test", "statistic", "df", "p", "effect size / note"],
     rows: [
-      ["repeated-measures ANOVA (folds as subjects)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), `partial η² = ${num(rm.partial_eta2, 3)}`],
-      ["  Greenhouse–Geisser corrected", `ε = ${num(rm.epsilon_gg, 3)}`, `${num(rm.df1 * rm.epsilon_gg)}, ${num(rm.df2 * rm.epsilon_gg)}`, pval(rm.p_gg), ""],
-      ["one-way ANOVA (variants as independent groups)", `F = ${num(ow.F)}`, `${num(ow.df1)}, ${num(ow.df2)}`, pval(ow.p), `η² = ${num(ow.eta2, 3)}`],
-      ["Friedman (ranks within folds)", `χ² = ${num(fr.chi2)}`, num(fr.df), pval(fr.p), ""],
+      ["repeated-measures ANOVA, Greenhouse–Geisser corrected", `F = ${num(rm.F)}, ε = ${num(rm.epsilon_gg, 3)}`, `${num(rm.df1 * rm.epsilon_gg)}, ${num(rm.df2 * rm.epsilon_gg)}`, pval(rm.p_gg), eta],
+      ["  uncorrected (assumes sphericity)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), ""],
+      friedmanRow,
     ],
   };
 }
@@ -116,7 +192,8 @@ export function provenance(r: EvalReport): [string, string][] {
     ["seeds", r.sampling.seed_rule],
     ["FID", "exact at any n: tr √(Σa Σb) as the sum of singular values of A Bᵀ (centred features / √(n−1)); Σ with n−1"],
     ["KID", `unbiased MMD² with the kernel (xᵀy/d + 1)³; up to ${r.kid.subsets} subsets of size min(${r.kid.subset_size}, n); ${r.kid.seed_rule}`],
-    ["confidence intervals", r.bootstrap.resamples > 0 ? `per cell: percentile bootstrap, ${r.bootstrap.resamples} resamples, ${r.bootstrap.level * 100} %; ${r.bootstrap.seed_rule}. Per variant: mean ± t(0.975, k−1)·sd/√k over folds` : "per variant: mean ± t(0.975, k−1)·sd/√k over folds (no bootstrap)"],
+    ["confidence intervals", r.bootstrap.resamples > 0 ? `per cell: bootstrap by held-out pair (${r.bootstrap.unit}), ${r.bootstrap.resamples} resamples, ${r.bootstrap.level * 100} %; ${r.bootstrap.method} ${r.bootstrap.seed_rule}. Per variant: mean ± t(0.975, k−1)·sd/√k over folds` : "per variant: mean ± t(0.975, k−1)·sd/√k over folds (no bootstrap)"],
+    ...(r.cv.real_floor_rule ? [["real-vs-real floor", r.cv.real_floor_rule] as [string, string]] : []),
     ["diffx", `${r.diffx_version}${r.git_commit ? ` (commit ${r.git_commit.slice(0, 12)})` : ""}, report created ${r.created}`],
   ];
 }

@@ -1,9 +1,15 @@
 /**
  * The full statistics of a fold × variant table, as `diffx stats --json` prints it and the eval
  * report stores it. This is the entry point for callers holding data in memory.
+ *
+ * Every test here respects the pairing by fold (a fold's variants share its held-out images,
+ * training data and noise): repeated-measures ANOVA with the Greenhouse–Geisser correction,
+ * Friedman (exact at ≤ 10 folds), and for two variants the exact sign and Wilcoxon signed-rank
+ * tests. The one-way ANOVA, which treats the variants as independent groups, is not one of them.
  */
-import { oneWayAnova, repeatedMeasuresAnova, columns, type OneWayAnova, type RmAnova } from "./anova.js";
+import { repeatedMeasuresAnova, columns, type RmAnova } from "./anova.js";
 import { friedman, type Friedman } from "./friedman.js";
+import { signTest, wilcoxonSignedRank, type SignTest, type WilcoxonTest } from "./paired.js";
 import { pairwisePosthoc, type PosthocPair } from "./posthoc.js";
 import { summarise, type VariantSummary } from "./summary.js";
 import { toFoldMatrix, type FoldMatrix } from "./table.js";
@@ -11,8 +17,9 @@ import { toFoldMatrix, type FoldMatrix } from "./table.js";
 export interface StatsResult {
   summary: Record<string, VariantSummary>;
   rm_anova: RmAnova;
-  oneway_anova: OneWayAnova;
   friedman: Friedman;
+  /** Exact tests of the two variants' per-fold differences (first − second); null unless k = 2. */
+  paired: { a: string; b: string; sign_test: SignTest; wilcoxon: WilcoxonTest } | null;
   posthoc: PosthocPair[];
 }
 
@@ -44,8 +51,8 @@ export function analyseMatrix(matrix: FoldMatrix): StatsResult {
   return {
     summary,
     rm_anova: repeatedMeasuresAnova(values),
-    oneway_anova: oneWayAnova(cols),
     friedman: friedman(values),
+    paired: variants.length === 2 ? { a: variants[0]!, b: variants[1]!, sign_test: signTest(cols[0]!, cols[1]!), wilcoxon: wilcoxonSignedRank(cols[0]!, cols[1]!) } : null,
     posthoc: pairwisePosthoc(values, variants),
   };
 }

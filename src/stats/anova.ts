@@ -2,7 +2,12 @@
  * Analyses of variance for a fold × variant matrix (values[fold][variant]).
  * - repeated measures: folds are subjects, variants the within-subject factor; the fold-to-fold
  *   level is removed from the error term, with the Greenhouse–Geisser sphericity correction.
- * - one-way: variants as independent groups (ignores that the folds are shared).
+ * - one-way: variants as independent groups. It ignores that every variant is scored on the
+ *   same folds, so it is not part of the analysis of an eval (analyse.ts); kept for comparison.
+ *
+ * Effect sizes: partial η² = SS_variant / (SS_variant + SS_error) depends on how much of the
+ * fold-to-fold variation the design removes; generalized η² (Olejnik & Algina 2003; Bakeman
+ * 2005) = SS_variant / (SS_variant + SS_folds + SS_error) is comparable across designs.
  */
 import { fUpperTail } from "./distributions.js";
 
@@ -17,6 +22,8 @@ export interface RmAnova {
   p_gg: number;
   /** SS_variant / (SS_variant + SS_error). */
   partial_eta2: number;
+  /** SS_variant / (SS_variant + SS_folds + SS_error) (one within-fold factor, folds measured). */
+  generalized_eta2: number;
 }
 
 export interface OneWayAnova {
@@ -36,6 +43,8 @@ export function repeatedMeasuresAnova(values: readonly (readonly number[])[]): R
   const variantMeans = columns(values).map(meanOf);
   let ssVariant = 0;
   for (const m of variantMeans) ssVariant += n * (m - grand) ** 2;
+  let ssFolds = 0;
+  for (const m of foldMeans) ssFolds += k * (m - grand) ** 2;
   let ssError = 0;
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < k; j++) ssError += (values[i]![j]! - foldMeans[i]! - variantMeans[j]! + grand) ** 2;
@@ -52,6 +61,7 @@ export function repeatedMeasuresAnova(values: readonly (readonly number[])[]): R
     epsilon_gg: epsilon,
     p_gg: fUpperTail(F, epsilon * df1, epsilon * df2),
     partial_eta2: ssVariant / (ssVariant + ssError),
+    generalized_eta2: ssVariant / (ssVariant + ssFolds + ssError),
   };
 }
 

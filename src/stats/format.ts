@@ -17,21 +17,34 @@ export function formatStatsText(result: StatsResult, title: string): string {
   );
 
   const rm = result.rm_anova;
-  out.push(
-    "",
-    "Repeated-measures ANOVA (folds as subjects)",
-    `  F(${num(rm.df1)}, ${num(rm.df2)}) = ${num(rm.F)}, p = ${pval(rm.p)}`,
-    `  Greenhouse–Geisser ε = ${num(rm.epsilon_gg)}, corrected p = ${pval(rm.p_gg)}`,
-    `  partial η² = ${num(rm.partial_eta2)}`,
-  );
-  const ow = result.oneway_anova;
-  out.push(
-    "",
-    "One-way ANOVA (variants as independent groups)",
-    `  F(${num(ow.df1)}, ${num(ow.df2)}) = ${num(ow.F)}, p = ${pval(ow.p)}, η² = ${num(ow.eta2)}`,
-  );
   const fr = result.friedman;
-  out.push("", "Friedman test (ranks within folds, tie-corrected)", `  χ²(${num(fr.df)}) = ${num(fr.chi2)}, p = ${pval(fr.p)}`);
+  const k = variants.length;
+  if (k >= 3) {
+    out.push(
+      "",
+      "Repeated-measures ANOVA (folds as subjects), Greenhouse–Geisser corrected",
+      `  ε = ${num(rm.epsilon_gg)}, F(${num(rm.df1 * rm.epsilon_gg)}, ${num(rm.df2 * rm.epsilon_gg)}) = ${num(rm.F)}, p = ${pval(rm.p_gg)}`,
+      `  uncorrected: F(${num(rm.df1)}, ${num(rm.df2)}), p = ${pval(rm.p)} (assumes sphericity)`,
+      `  partial η² = ${num(rm.partial_eta2)}, generalized η² = ${num(rm.generalized_eta2)}`,
+    );
+  } else {
+    out.push(
+      "",
+      "Repeated-measures ANOVA (folds as subjects; with two variants the paired t-test, F = t²)",
+      `  F(${num(rm.df1)}, ${num(rm.df2)}) = ${num(rm.F)}, p = ${pval(rm.p)}`,
+      `  partial η² = ${num(rm.partial_eta2)}, generalized η² = ${num(rm.generalized_eta2)}`,
+    );
+  }
+  out.push("", "Friedman test (ranks within folds, tie-corrected)", `  χ²(${num(fr.df)}) = ${num(fr.chi2)}, ${friedmanP(fr)}`);
+  if (result.paired) {
+    const { a, b, sign_test: s, wilcoxon: w } = result.paired;
+    out.push(
+      "",
+      `Exact paired tests (${a} − ${b} per fold)`,
+      `  sign test: ${s.wins} wins, ${s.losses} losses, ${s.ties} ties, p = ${pval(s.p)}`,
+      `  Wilcoxon signed-rank: W = ${num(w.statistic)} (R+ = ${num(w.r_plus)}, n = ${w.n} non-zero), p = ${pval(w.p)} (exact)`,
+    );
+  }
 
   out.push(
     "",
@@ -47,6 +60,13 @@ export function formatStatsText(result: StatsResult, title: string): string {
     "so fold scores are not independent; read the p-values as indicative, not exact.",
   );
   return out.join("\n");
+}
+
+/** The Friedman p the analysis reads, with how it was computed. */
+export function friedmanP(fr: StatsResult["friedman"]): string {
+  if (fr.exact?.method === "enumeration") return `exact p = ${pval(fr.p)} (all ${fr.exact.permutations} within-fold orders; χ² approximation ${pval(fr.p_chi2)})`;
+  if (fr.exact) return `permutation p = ${pval(fr.p)} ± ${pval(fr.exact.mc_se ?? Number.NaN)} (Monte-Carlo SE, ${fr.exact.permutations} seeded permutations; χ² approximation ${pval(fr.p_chi2)})`;
+  return `p = ${pval(fr.p)} (χ² approximation)`;
 }
 
 function alignRows(rows: string[][]): string[] {

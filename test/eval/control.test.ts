@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { canPredictAttributes, sketchControl, textControl, type AttributePredictor } from "../../src/eval/control.js";
+import { canPredictAttributes, chanceRates, sketchControl, textControl, type AttributePredictor } from "../../src/eval/control.js";
 import { createImage, type Image } from "../../src/engine/image.js";
 import type { FeatureExtractor } from "../../src/metrics/extractor.js";
 
@@ -43,7 +43,14 @@ test("text control: success needs every compared attribute right; per-attribute 
   assert.equal(s.success_rate, 2 / 4);
   assert.deepEqual(s.attribute_accuracy, { count: 1, shape: 3 / 4, style: 3 / 4 });
   assert.equal(s.real_success_rate, 2 / 3);
+  // the classifier on the real images per attribute: 12 gets style wrong
+  assert.deepEqual(s.real_attribute_accuracy, { count: 1, shape: 1, style: 2 / 3 });
+  // chance over the 6 ordered pairs of the 3 held-out pairs: no two share a count, shape or style
+  assert.deepEqual(s.chance_attribute_accuracy, { count: 0, shape: 0, style: 0 });
+  assert.equal(s.chance_success_rate, 0);
+  assert.equal(s.success_vs_real, (2 / 4) / (2 / 3));
   assert.equal(s.n, 4);
+  assert.equal(s.n_real, 3);
   // nothing in common: no score
   assert.equal(await textControl(predictor({}, ["domain"]), [tagged(0)], [wanted[0]], [tagged(10)], [wanted[0]]), null);
 });
@@ -76,4 +83,19 @@ test("sketch fidelity: generated edges on the sketch score 1, far from it 0; ref
   assert.equal(s.chance_f1, 0);
   assert.equal(s.tolerance_px, 1);
   assert.equal(s.n, 2);
+});
+
+test("chance agreement: fraction of ordered pairs i ≠ j with the same value, hand-worked", () => {
+  const pairs = [
+    { style: "wave", shape: "circle" },
+    { style: "wave", shape: "star" },
+    { style: "mosaic", shape: "circle" },
+    { style: "wave", shape: "circle" },
+  ];
+  const c = chanceRates(pairs, ["shape", "style"]);
+  // style: the three "wave" pairs agree in 3·2 = 6 of the 12 ordered pairs; shape: three "circle" → 6/12;
+  // both at once: pairs 0 and 3 only → 2/12
+  assert.deepEqual(c.per, { shape: 6 / 12, style: 6 / 12 });
+  assert.equal(c.all, 2 / 12);
+  assert.deepEqual(chanceRates([pairs[0]], ["style"]), { all: null, per: { style: null } });
 });

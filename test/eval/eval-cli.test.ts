@@ -108,6 +108,31 @@ test("report numbers equal a recomputation from the stored images and features",
   } finally {
     await extractor.release?.();
   }
+  // the real-vs-real floor: held-out images vs disjoint training images, recomputed from their PNGs
+  const extractor2: FeatureExtractor = await loadExtractor(`onnx:${ONNX}`);
+  try {
+    for (const f of report.cv.folds) {
+      const floor = f.real_floor;
+      assert.ok(floor, `fold ${f.fold} has a real_floor`);
+      assert.equal(floor.n_a, f.n_held_out);
+      assert.equal(floor.n_b, Math.min(report.sampling.samples_per_fold, f.n_train));
+      assert.equal(floor.b_ids.length, floor.n_b);
+      assert.ok(!floor.b_ids.some((id) => f.held_out.includes(id)), "the two real sets are disjoint");
+      const real = await extractor2.extract(f.held_out.map((id) => readPng(path.join(evalDir, `fold-${f.fold}`, "real-8px", `${id}.png`), 3)));
+      const other = await extractor2.extract(floor.b_ids.map((id) => readPng(path.join(evalDir, `fold-${f.fold}`, "floor-8px", `${id}.png`), 3)));
+      relClose(floor.fid, fid(real, other), 1e-9, `fold ${f.fold} floor FID`);
+      relClose(floor.kid, kid(real, other).kid, 1e-9, `fold ${f.fold} floor KID`);
+    }
+  } finally {
+    await extractor2.release?.();
+  }
+  for (const c of report.cells) {
+    assert.ok(c.ci_detail && c.fid_ci && c.kid_ci);
+    assert.deepEqual(c.ci_detail.units, [c.n_real], "one stratum of held-out pairs");
+    assert.ok(c.fid_ci[0] <= c.fid && c.fid <= c.fid_ci[1], `FID ${c.fid} inside ${c.fid_ci}`);
+    assert.ok(c.kid_ci[0] <= c.kid && c.kid <= c.kid_ci[1], `KID ${c.kid} inside ${c.kid_ci}`);
+  }
+  assert.match(report.bootstrap.method, /^BCa/);
   // the statistics are those of the per-fold table (the same as `diffx stats fid.csv`)
   const recomputed = analyse(report.cells.map((c) => ({ fold: c.fold, variant: c.variant, value: c.fid })));
   assert.deepEqual(JSON.parse(JSON.stringify(recomputed)), report.stats.fid);

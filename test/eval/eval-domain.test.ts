@@ -55,6 +55,11 @@ test("eval ci-tiny --folds 5 with the domain extractor scores FID/KID and text c
       const predicted = await ex.predictAttributes(real);
       const allRight = predicted.filter((p, i) => ATTRIBUTES.every((a) => p[a] === String(truth.get(ids[i])?.[a]))).length;
       assert.equal(tc.real_success_rate, allRight / ids.length, `fold ${c.fold}: classifier success on the real held-out images`);
+      for (const a of ATTRIBUTES) {
+        const right = predicted.filter((p, i) => p[a] === String(truth.get(ids[i])?.[a])).length;
+        assert.equal(tc.real_attribute_accuracy?.[a], right / ids.length, `fold ${c.fold}: classifier accuracy on real ${a}`);
+      }
+      assert.equal(tc.success_vs_real, tc.real_success_rate > 0 ? tc.success_rate / tc.real_success_rate : null);
     }
   } finally {
     await ex.release();

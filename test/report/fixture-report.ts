@@ -8,6 +8,8 @@ import { analyse, summarise } from "../../src/stats/index.js";
 import { EVAL_REPORT_FORMAT, type CellReport, type EvalReport } from "../../src/report/report-types.js";
 
 const FID: Record<string, number[]> = { "dpmpp-20": [41.5, 38.25, 44.0], "ddim-4": [55.0, 49.5, 58.75] };
+/** Real-vs-real floor FID per fold. */
+export const FLOOR_FID = [30.5, 28.75, 33.25];
 const KID: Record<string, number[]> = { "dpmpp-20": [0.021, 0.018, 0.025], "ddim-4": [0.034, 0.029, 0.041] };
 
 /** An 8×8 image: a coloured square on a grey background (colour from `seed`). */
@@ -35,6 +37,7 @@ export function fixtureReport(evalDir: string): EvalReport {
         kid: KID[v][fold],
         kid_std: 0,
         kid_ci: [KID[v][fold] - 0.01, KID[v][fold] + 0.012],
+        ci_detail: null,
         n_real: 12,
         n_generated: 12,
         dims: 128,
@@ -44,7 +47,18 @@ export function fixtureReport(evalDir: string): EvalReport {
         engine: "tfjs/wasm",
         samples: `fold-${fold}/${v}/samples`,
         features: { real: `fold-${fold}/real-8px/features.npy`, generated: `fold-${fold}/${v}/features.npy` },
-        text_control: { success_rate: 0.5 + fold * 0.1, attribute_accuracy: { style: 0.75, shape: 0.6 }, real_success_rate: 0.9, attributes: ["shape", "style"], n: 12 },
+        text_control: {
+          success_rate: 0.5 + fold * 0.1,
+          attribute_accuracy: { style: 0.75, shape: 0.6 },
+          real_success_rate: 0.9,
+          real_attribute_accuracy: { style: 1, shape: 0.9 },
+          chance_success_rate: 0.05,
+          chance_attribute_accuracy: { style: 0.25, shape: 0.2 },
+          success_vs_real: (0.5 + fold * 0.1) / 0.9,
+          attributes: ["shape", "style"],
+          n: 12,
+          n_real: 12,
+        },
         sketch_fidelity: null,
         warnings: [],
       });
@@ -78,12 +92,17 @@ export function fixtureReport(evalDir: string): EvalReport {
     created: "2026-01-01T00:00:00.000Z",
     experiment: { name: "fixture", config: "../config.yaml", config_hash: "a".repeat(64), seed: 42 },
     dataset: { name: "art-60", kind: "art", hash: "b".repeat(64), n_pairs: 36, n_groups: 36, image_size: 32, stratify: "style" },
-    cv: { k: 3, split_seed: 42, folds: [0, 1, 2].map((fold) => ({ fold, n_train: 24, n_held_out: 12, held_out: [`000${fold}`] })) },
+    cv: {
+      k: 3,
+      split_seed: 42,
+      folds: [0, 1, 2].map((fold) => ({ fold, n_train: 24, n_held_out: 12, held_out: [`000${fold}`], real_floor: { fid: FLOOR_FID[fold], kid: 0.004 + fold * 0.001, n_a: 12, n_b: 12, b_ids: [`001${fold}`] } })),
+      real_floor_rule: "per fold: held-out vs training images",
+    },
     extractor: { spec: "domain", name: "domain", dims: 128, description: "test features" },
     images: { dataset_image_size: 32, real: "held-out pairs at 8 px", generated: "8 px" },
     sampling: { samples_per_fold: 12, seed_rule: "per fold", conditions: "cycling" },
     kid: { subsets: 100, subset_size: 1000, seed_rule: "per fold" },
-    bootstrap: { resamples: 200, level: 0.95, seed_rule: "per fold" },
+    bootstrap: { resamples: 200, level: 0.95, seed_rule: "per fold", unit: "held-out pair", method: "BCa" },
     variants: variants.map((name) => ({ name, sampler: name.startsWith("ddim") ? "ddim" : "dpmpp", steps: name.endsWith("4") ? 4 : 20, guidance: 2, eta: 0, clip_x0: 1, ema: true, engine: "tfjs", training: "train", overrides: {}, model_resolution: 8 })),
     cells,
     stats: { fid, kid, summaries },
@@ -106,6 +125,8 @@ export function fixtureReport(evalDir: string): EvalReport {
       fid_rm_anova: { F: fid.rm_anova.F, df1: fid.rm_anova.df1, df2: fid.rm_anova.df2, p: fid.rm_anova.p, p_gg: fid.rm_anova.p_gg },
       kid_rm_anova: { F: kid.rm_anova.F, df1: kid.rm_anova.df1, df2: kid.rm_anova.df2, p: kid.rm_anova.p, p_gg: kid.rm_anova.p_gg },
       best_fid: "dpmpp-20",
+      real_floor: { fid: FLOOR_FID.reduce((a, b) => a + b, 0) / 3, kid: 0.005 },
+      fid_tests: { friedman_p: fid.friedman.p, friedman_method: fid.friedman.p_method, sign_test_p: fid.paired.sign_test.p, wilcoxon_p: fid.paired.wilcoxon.p },
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * report.html opens in headless Chromium (when /usr/bin/chromium exists; skipped otherwise) and
  * its images and plots render: the screenshot is taken with test/report/screenshot.sh and
- * checked for the matrix tiles' colours and the plots' line colours. The screenshot is kept at
+ * checked for the matrix tiles' colours, the plots' line colours and the dashed grey floor line. The screenshot is kept at
  * $DIFFX_SCREENSHOT when that is set, to look at by eye.
  */
 import { test } from "node:test";
@@ -29,7 +29,7 @@ test("report.html renders in headless Chromium with its images and plots", { ski
   const dir = tempDir("diffx-shot-");
   const files = writeEvalReport(dir, fixtureReport(dir));
   const out = process.env.DIFFX_SCREENSHOT ?? path.join(dir, "shot.png");
-  const r = spawnSync("sh", [path.join(ROOT, "test", "report", "screenshot.sh"), files.html, out, "1200,2600"], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("sh", [path.join(ROOT, "test", "report", "screenshot.sh"), files.html, out, "1200,3600"], { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const shot = readPng(out, 3);
   assert.equal(shot.width, 1200);
@@ -40,4 +40,6 @@ test("report.html renders in headless Chromium with its images and plots", { ski
   // plot lines: the first two palette colours of line-chart.ts
   assert.ok(countColour(shot, [0x1f, 0x77, 0xb4], 30) > 200, "blue plot lines visible");
   assert.ok(countColour(shot, [0xd6, 0x27, 0x28], 30) > 200, "red plot lines visible");
+  // the real-vs-real floor: the grey (#777) dashed line in the FID and KID charts
+  assert.ok(countColour(shot, [0x77, 0x77, 0x77], 20) > 100, "grey floor line visible");
 });

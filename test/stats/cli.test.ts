@@ -18,13 +18,13 @@ test("--json prints exactly the documented keys, and the reference numbers", () 
   const r = runCli(["stats", file, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(out), ["summary", "rm_anova", "oneway_anova", "friedman", "posthoc"]);
+  assert.deepEqual(Object.keys(out), ["summary", "rm_anova", "friedman", "paired", "posthoc"]);
   const summary = out["summary"] as Record<string, Record<string, unknown>>;
   assert.deepEqual(Object.keys(summary), ["a", "b", "c", "d"]);
   for (const s of Object.values(summary)) assert.deepEqual(Object.keys(s), ["n", "mean", "sd", "ci95"]);
-  assert.deepEqual(Object.keys(out["rm_anova"] as object), ["F", "df1", "df2", "p", "epsilon_gg", "p_gg", "partial_eta2"]);
-  assert.deepEqual(Object.keys(out["oneway_anova"] as object), ["F", "df1", "df2", "p", "eta2"]);
-  assert.deepEqual(Object.keys(out["friedman"] as object), ["chi2", "df", "p"]);
+  assert.deepEqual(Object.keys(out["rm_anova"] as object), ["F", "df1", "df2", "p", "epsilon_gg", "p_gg", "partial_eta2", "generalized_eta2"]);
+  assert.deepEqual(Object.keys(out["friedman"] as object), ["chi2", "df", "p", "p_method", "p_chi2", "exact"]);
+  assert.equal(out["paired"], null);
   const posthoc = out["posthoc"] as Record<string, unknown>[];
   assert.equal(posthoc.length, 6);
   for (const p of posthoc) assert.deepEqual(Object.keys(p), ["a", "b", "t", "df", "p", "p_holm", "d_z"]);
@@ -34,13 +34,24 @@ test("--json prints exactly the documented keys, and the reference numbers", () 
 test("the global --json may come before the command", () => {
   const r = runCli(["--json", "stats", path.join(FIXTURES, "two_variants_5x2.csv")]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(Object.keys(JSON.parse(r.stdout) as object), ["summary", "rm_anova", "oneway_anova", "friedman", "posthoc"]);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(out), ["summary", "rm_anova", "friedman", "paired", "posthoc"]);
+  assert.deepEqual(Object.keys(out["paired"] as object), ["a", "b", "sign_test", "wilcoxon"]);
 });
 
-test("human output shows the summary and every test", () => {
+test("human output shows the summary and every test, the Greenhouse–Geisser p first, no one-way ANOVA", () => {
   const r = runCli(["stats", path.join(FIXTURES, "rm_vs_oneway_5x3.csv")]);
   assert.equal(r.code, 0, r.stderr);
-  for (const s of ["5 folds × 3 variants", "ddpm-50", "95% CI", "Repeated-measures ANOVA", "Greenhouse–Geisser", "One-way ANOVA", "Friedman", "Holm", "F(2, 8) = 53.289"]) {
+  for (const s of ["5 folds × 3 variants", "ddpm-50", "95% CI", "Repeated-measures ANOVA", "Greenhouse–Geisser", "generalized η²", "Friedman", "exact p = 0.0008", "Holm", "F(1.2669, 5.0674) = 53.289", "uncorrected: F(2, 8)"]) {
+    assert.ok(r.stdout.includes(s), `missing ${JSON.stringify(s)} in:\n${r.stdout}`);
+  }
+  assert.ok(!r.stdout.includes("One-way"), r.stdout);
+});
+
+test("human output for two variants shows the exact sign and Wilcoxon tests", () => {
+  const r = runCli(["stats", path.join(FIXTURES, "all_wins_5x2.csv")]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const s of ["sign test: 0 wins, 5 losses, 0 ties, p = 0.0625", "Wilcoxon signed-rank: W = 0", "exact p = 0.0625"]) {
     assert.ok(r.stdout.includes(s), `missing ${JSON.stringify(s)} in:\n${r.stdout}`);
   }
 });

@@ -28,7 +28,9 @@ test("Friedman without ties: hand-worked", () => {
   const f = friedman(m);
   assertClose(f.chi2, 8, 1e-14, "chi2");
   assert.equal(f.df, 2);
-  assertClose(f.p, Math.exp(-4), 1e-13, "p = exp(-chi2/2) for df 2");
+  assertClose(f.p_chi2, Math.exp(-4), 1e-13, "χ² p = exp(-chi2/2) for df 2");
+  // exact: only the 3! tables where every fold agrees on one order reach Σ R² = 224 → p = 6 / 6⁴
+  assertClose(f.p, 6 / 6 ** 4, 1e-14, "exact p");
 });
 
 test("GG epsilon: 1 for two variants, 1 under compound symmetry, ≥ 1/(k−1) always", () => {

@@ -10,7 +10,7 @@ export function registerStats(program: Command): void {
     .description("fold statistics, ANOVA, Friedman and post-hoc tests for a fold,variant,value table")
     .addHelpText(
       "after",
-      "\nTABLE is a CSV file whose header contains at least fold,variant,value (other columns are\nignored), with one row per fold × variant. --json prints summary, rm_anova, oneway_anova,\nfriedman and posthoc.",
+      "\nTABLE is a CSV file whose header contains at least fold,variant,value (other columns are\nignored), with one row per fold × variant. --json prints summary, rm_anova, friedman\n(exact at ≤ 10 folds), paired (exact sign and Wilcoxon tests, two variants) and posthoc.",
     )
     .action((table: string, _opts: unknown, cmd: Command) => {
       const reporter = new Reporter(globalOptions(cmd));

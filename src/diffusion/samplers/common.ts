@@ -39,8 +39,10 @@ export class StepPlan {
 
 /**
  * (x̂_0, ε̂) from the network output at signal level ᾱ, with optional clipping of x̂_0 to
- * [−clip, clip]; when clipped, ε̂ is recomputed from the clipped x̂_0 ([DDPM] eq. 4) as diffusers'
- * DDIM does, so the update stays consistent with x_t.
+ * [−clip, clip]; when clipped, ε̂ is recomputed from the clipped x̂_0 ([DDPM] eq. 4), so the
+ * update stays consistent with x_t. In diffusers' DDIMScheduler that is `use_clipped_model_output=
+ * True`; its default (False) clips x̂_0 but keeps the network's ε̂ for the direction term, so with
+ * clipping on, these samplers match diffusers only with that flag set.
  *
  * The arithmetic is that of `outputToX0Eps` and `epsFromX0` (src/diffusion/parameterization.ts),
  * element for element in float64 and in the same order, so the results are bit-identical (a test

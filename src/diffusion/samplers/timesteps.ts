@@ -5,7 +5,14 @@
  * Sample Steps are Flawed", §3.3): t_k = round(T − k·T/S) − 1 for k = 0 … S − 1.
  * It always starts at the noisiest timestep T − 1, which the initial N(0, I) noise matches;
  * "leading" spacing starts below T − 1 and so samples from a mismatched noise level when S is
- * small. Rounding is half-to-even, as numpy's, so the list equals diffusers' exactly.
+ * small. Rounding is half-to-even, as numpy's.
+ *
+ * The list equals diffusers' for the (T, S) the tests check (test/fixtures/diffusion), but not for
+ * every (T, S): diffusers computes np.arange(T, 0, −T/S), whose elements and length come from
+ * numpy's floating-point arange. Checked with numpy 1.24 for T = 1000: for 49 values of S
+ * (S = 48, 96, 112, …) a value on a .5 boundary rounds the other way, and for 62 values
+ * (S = 61, 103, 121, …) arange returns S + 1 elements ending in timestep −1, which diffusers then
+ * uses. Here t_k is computed as T + k·(−T/S) for exactly S values of k.
  */
 import { UsageError } from "../../errors.js";
 
