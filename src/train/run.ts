@@ -402,7 +402,7 @@ async function finishRun(runDir: string, config: Config, ema: ParamMap, tokenize
 
 /**
  * The end-of-training sample grid (`samples/grid.png`): `train.sample_grid` images from the EMA
- * weights with DDIM, conditioned on the first training pairs. Exported for `diffx verify`, which
+ * weights with the config's sampler (at most 25 steps), conditioned on the first training pairs. Exported for `diffx verify`, which
  * regenerates it from the final checkpoint. Writes nothing when `train.sample_grid` is 0.
  */
 export async function writeSampleGrid(file: string, config: Config, ema: ParamMap, tokenizer: Tokenizer | null, data: TrainingSet): Promise<void> {
@@ -422,7 +422,8 @@ export async function writeSampleGrid(file: string, config: Config, ema: ParamMa
       model: config.model,
       schedule: makeSchedule(config.diffusion),
       prediction: config.diffusion.prediction,
-      sampler: { name: "ddim", steps: Math.min(config.sample.steps, 20), eta: 0, clipX0: config.sample.clip_x0 || undefined },
+      // the config's sampler (DDPM in the shipped configs: DDIM draws pixel noise from these models), at most 25 steps
+      sampler: { name: config.sample.sampler, steps: Math.min(config.sample.steps, 25), eta: config.sample.eta, clipX0: config.sample.clip_x0 || undefined },
       guidance: config.sample.guidance,
       seed: config.seed,
       tokenizer,

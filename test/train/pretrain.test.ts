@@ -183,6 +183,21 @@ describe("diffx pretrain and train.init", () => {
     assert.match(seed.stderr, /dataset\.seed: 7 is outside the seed range of the base models' pretraining corpora/);
   });
 
+  it("the shipped bases load (sha256 checked), list, and fit the quickstart configs they are named in", () => {
+    const list = runCli(["base", "list", "--json"]);
+    assert.equal(list.code, 0, list.stderr);
+    const names = (JSON.parse(list.stdout) as { name: string }[]).map((r) => r.name);
+    for (const [name, file] of [["art-32", "quickstart.yaml"], ["sketch-32", "quickstart-sketch.yaml"]]) {
+      assert.ok(names.includes(name), `${name} is listed`);
+      const base = readBase(path.join(ROOT, "src", "train", "bases", name));
+      const { config: q } = loadConfig(path.join(ROOT, "configs", file));
+      assert.equal(q.train.init, `base:${name}`);
+      assert.deepEqual(q.model, base.model, `${file}'s model is the base's`);
+      const { config: p } = loadConfig(path.join(ROOT, "configs", `pretrain-${name}.yaml`));
+      assert.equal((base.meta as unknown as { corpus: { seed: number } }).corpus.seed, p.dataset.seed, "made by its pretraining config");
+    }
+  });
+
   it("fine-tunes from any run's checkpoint (run:PATH@STEP) and records which", () => {
     const runDir = path.join(work, "from-run");
     const r = runCli(["train", TINY, "--set", `train.init=run:${path.join(work, "run-a")}@3`, "--set", "train.steps=1", "--run-dir", runDir, "--quiet"], { cwd: work });
