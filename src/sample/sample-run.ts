@@ -26,7 +26,7 @@ import { RUN_FILES } from "../runs/folder.js";
 import { hashOutputs, newManifest, readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
 import { generate } from "./generate.js";
 import { ENGINE_NAMES, openNetwork, type EngineInfo, type EngineName } from "./network.js";
-import { checkOutDir, claimOutDir } from "./out-dir.js";
+import { checkOutDir, claimOutDir, type ClaimedOutDir } from "./out-dir.js";
 import { recordRunOutputs, type RecordResult } from "./record-outputs.js";
 import { badOption, openRun, type RunInfo } from "./run-model.js";
 import { resolveConditions, type ResolvedConditions } from "./sample-conditions.js";
@@ -166,13 +166,14 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
   const { session, engine, step } = await openNetwork({ engine: settings.engine, run: info, ema: settings.ema, backend: o.backend, progress });
   if (engine.note) progress.info(engine.note);
 
-  let outDir: string;
+  let claimed: ClaimedOutDir;
   try {
-    outDir = claimOutDir(info.runDir, o.out, `${settings.sampler}-${settings.steps}-seed${settings.seed}`);
+    claimed = claimOutDir(info.runDir, o.out, `${settings.sampler}-${settings.steps}-seed${settings.seed}`);
   } catch (err) {
     session.dispose();
     throw err;
   }
+  const outDir = claimed.dir;
   const manifest = sampleManifest(info, settings, engine, step);
   const { n } = resolved;
   const model = info.config.model;
@@ -213,13 +214,19 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
     } catch {
       // the original error is the one to report (e.g. a full disk fails both)
     }
+    claimed.release();
     throw err;
   }
   progress.stop();
   session.dispose();
   const seconds = (performance.now() - started) / 1000;
   const interrupted = records.length < n;
-  const grid = finish(outDir, manifest, records, images, interrupted ? "interrupted" : "finished");
+  let grid: string | null;
+  try {
+    grid = finish(outDir, manifest, records, images, interrupted ? "interrupted" : "finished");
+  } finally {
+    claimed.release();
+  }
   const runManifest = recordRunOutputs(info.runDir, [outDir]);
   return {
     runDir: info.runDir,
