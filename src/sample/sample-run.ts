@@ -4,7 +4,7 @@
  *
  * Output folder (default RUN/samples/<sampler>-<steps>-seed<seed>[-k]/, never overwritten):
  *   sample-0000.png …   one PNG per sample, named by its global sample index
- *   grid.png            all samples, up to 8 per row
+ *   grid.png            the first 64 samples (GRID_MAX), up to 8 per row
  *   samples.jsonl       one record per sample (SampleRecord)
  *   manifest.json       format diffx-run/1, kind "sample": engine, seed, hashes of the above
  * When the folder is inside the run, the run's manifest.json lists the new files too.
@@ -116,6 +116,8 @@ export interface SampleRunResult {
 
 export const SAMPLES_FILE = "samples.jsonl";
 export const GRID_FILE = "grid.png";
+/** Samples shown in grid.png (8 rows of 8): the only images kept in memory, so N is not bounded by them. */
+export const GRID_MAX = 64;
 
 /** The effective settings: options, else the run config's `sample` section; each checked. */
 export function sampleSettings(info: RunInfo, o: SampleRunOptions): SampleSettings {
@@ -204,7 +206,7 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
         writePng(path.join(outDir, file), img);
         records.push(sampleRecord(file, index, resolved.labels[index] ?? {}, settings, engine, step, sha256File(path.join(outDir, file))));
       });
-      images.push(...batch);
+      images.push(...batch.slice(0, Math.max(0, GRID_MAX - images.length))); // only the grid's images stay in memory
     }
   } catch (err) {
     progress.stop();
