@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DiffxError, RuntimeFailure, UsageError } from "../errors.js";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
+import { WriteFailure, writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { makeManifest, MANIFEST_FILE, PAIRS_FILE, readManifest, serializePairs, verifyDataset, type DatasetKind, type GeneratedPair, type GeneratorInfo } from "./dataset.js";
 
 export interface DatasetContent {
@@ -61,7 +61,9 @@ function describeExisting(dir: string): Existing {
   try {
     manifest = readManifest(dir);
   } catch (err) {
-    return { kind: "other", why: `its ${MANIFEST_FILE} is not a diffx dataset manifest (${err instanceof DiffxError ? err.message.replace(`${path.join(dir, MANIFEST_FILE)}: `, "") : String(err)})` };
+    const msg = err instanceof DiffxError ? err.message : String(err);
+    if (msg.startsWith(`${dir}: a diffx run folder`)) return { kind: "other", why: "it is a diffx run folder" };
+    return { kind: "other", why: `its ${MANIFEST_FILE} is not a diffx dataset manifest (${msg.replace(`${path.join(dir, MANIFEST_FILE)}: `, "")})` };
   }
   const allowed = new Set(DATASET_EXTRAS);
   for (const rel of Object.keys(manifest.files)) allowed.add(rel.split("/")[0]);
@@ -112,9 +114,14 @@ export function writeDataset(outDir: string, content: DatasetContent, opts: { fo
     for (const [rel, bytes] of files) writeFileAtomic(path.join(stage, rel), bytes);
     writeJsonAtomic(path.join(stage, MANIFEST_FILE), manifest);
   } catch (err) {
-    fs.rmSync(stage, { recursive: true, force: true });
+    try {
+      fs.rmSync(stage, { recursive: true, force: true });
+    } catch {
+      // nothing was staged (e.g. a file is in the way of the parent folder)
+    }
+    const code = err instanceof WriteFailure ? err.code : (err as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR" || code === "EEXIST") throw new UsageError(`${dir}: a file is in the way of the dataset folder (${path.dirname(dir)} is not a folder); choose another --out`);
     if (err instanceof DiffxError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
     throw new RuntimeFailure(code === "ENOSPC" ? `disk full while writing the dataset next to ${dir} (ENOSPC); nothing was replaced` : `cannot write the dataset ${dir}: ${(err as Error).message}`);
   }
   try {

@@ -54,7 +54,8 @@ test("--force refuses a training run folder (its manifest.json is a run manifest
     "checkpoints/step-2/params.bin": "weights",
     "metrics.jsonl": '{"step":1}\n',
   });
-  refusedEverywhere("run folder", run, /targets\/a-run exists .*its manifest\.json is not a diffx dataset manifest/);
+  refusedEverywhere("run folder", run, /targets\/a-run exists and is not a diffx dataset folder \(it is a diffx run folder\)/);
+  refused("data verify of a run folder", ["data", "verify", run], { code: 2, message: [/targets\/a-run: a diffx run folder, not a dataset folder/] });
 });
 
 test("--force refuses a project folder that happens to hold a manifest.json", () => {
@@ -75,6 +76,11 @@ test("--force refuses a dataset folder that holds files of someone else's", () =
     code: 2,
     message: [/targets\/extended exists and is not a diffx dataset folder \(it holds files that are not part of the dataset: my-notes\.md\)/],
   });
+});
+
+test("a file in the way of --out is a usage error, not an internal one", () => {
+  fs.writeFileSync(path.join(cwd, "a-file"), "x");
+  refused("file in the way", ["data", "build", config, "--out", path.join(cwd, "a-file", "ds")], { code: 2, message: [/a-file\/ds: a file is in the way of the dataset folder/] });
 });
 
 test("--force still replaces a diffx dataset (with its contact sheet), and only with --force", () => {

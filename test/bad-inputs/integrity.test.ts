@@ -152,3 +152,13 @@ test("sample --n 1000000000 is refused at once (no heap exhaustion minutes later
   refused("huge --n", ["sample", RUN, "--prompt", "a red circle", "--n", "1000000000", "--out", path.join(cwd, "out-huge")], { code: 2, message: [/--n 1000000000: at most 100000 samples per call/] });
   assert.ok(Date.now() - t0 < 30_000, "refused before any sampling");
 });
+
+// ---- extreme but finite inputs: a clear error, never a silently black image with exit 0
+
+test("sample with an eta that overflows float32: exit 1 naming the settings, no PNG written", () => {
+  const out = path.join(cwd, "out-eta");
+  const r = runCli(["sample", RUN, "--prompt", "a red circle", "--n", "2", "--sampler", "ddim", "--eta", "1e308", "--out", out], { cwd });
+  assertRefused(r, { code: 1, message: [/sampling produced NaN pixel values \(sample 0\): the arithmetic overflowed with guidance \S+, ddim 4 steps, eta 1e\+308/] }, "eta 1e308");
+  assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith(".png")), []);
+  assert.equal((JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as { status: string }).status, "failed");
+});
