@@ -1,5 +1,5 @@
 /**
- * Bad inputs through the real CLI, part 3 (issue 21, item 1): `data build --force` and
+ * Bad inputs through the real CLI, part 3 (issue 21, item 1, and import's skipped files): `data build --force` and
  * `data import --force` replace only a folder whose manifest says it is a diffx dataset and
  * that holds nothing else. A training run, an eval, a project with its own manifest.json, a
  * folder with an unreadable manifest or a dataset someone added files to is refused, with or
@@ -96,4 +96,19 @@ test("--force still replaces a diffx dataset (with its contact sheet), and only 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /replaced the previous dataset/);
   assert.ok(!fs.existsSync(path.join(dir, "contact.png")), "the old dataset's files are gone");
+});
+
+test("import says which files it did not import, and follows symbolic links to images", () => {
+  const from = artImportFolder(path.join(cwd, "import-mixed"));
+  fs.writeFileSync(path.join(from, "photo.webp"), "RIFF....WEBP");
+  fs.writeFileSync(path.join(from, "notes.md"), "# my notes\n");
+  fs.writeFileSync(path.join(from, ".DS_Store"), "");
+  fs.mkdirSync(path.join(from, "more"));
+  fs.symlinkSync(path.join(from, "a.png"), path.join(from, "d.png"));
+  fs.writeFileSync(path.join(from, "d.txt"), "a linked picture");
+  const r = runCli(["data", "import", "--kind", "art", "--from", from, "--size", "16", "--out", path.join(cwd, "imported-mixed")], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: not imported \(only PNG and JPEG images, with their captions, are read; folders are not searched\): more\/, notes\.md, photo\.webp/);
+  assert.doesNotMatch(r.stderr, /DS_Store/);
+  assert.match(r.stdout, /imported .*imported-mixed: 4 pairs/);
 });
