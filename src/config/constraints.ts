@@ -65,9 +65,9 @@ export function modelIssues(m: ModelConfig): ConstraintIssue[] {
   return out;
 }
 
+/** (dataset.path for kind folder is left to opening the dataset, before any work: data build then says there is nothing to generate.) */
 function datasetIssues(d: DatasetConfig, m: ModelConfig): ConstraintIssue[] {
   const out: ConstraintIssue[] = [];
-  if (d.kind === "folder" && d.path === undefined) out.push(issue("dataset.path", "required when dataset.kind is 'folder' (the imported dataset's folder)", "dataset.kind"));
   if (m.conditioning === "sketch" && d.kind === "art") out.push(issue("model.conditioning", "sketch needs a dataset with sketches, but dataset.kind art has none (use sketch2render, or conditioning text)", "dataset.kind"));
   return out;
 }
