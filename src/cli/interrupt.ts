@@ -1,9 +1,14 @@
 /**
- * Ctrl-C handling: the first SIGINT/SIGTERM aborts the running job through an AbortSignal (the
- * job then writes a checkpoint or finishes its current file and returns); a second one exits
- * at once.
+ * Ctrl-C handling: the first SIGINT/SIGTERM/SIGHUP aborts the running job through an
+ * AbortSignal (the job then writes a checkpoint or finishes its current file and returns); a
+ * second one exits at once. SIGHUP (the terminal or SSH session closed) is a request to stop
+ * like SIGTERM: by default it would kill the process outright, leaving the run's lock and the
+ * status "running" behind. (Node resets SIGHUP to its default at start-up, so not even nohup
+ * keeps a node process alive through a closed session: that takes tmux, screen or setsid.)
  */
 import type { Reporter } from "./output.js";
+
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 export async function withInterrupt<T>(rep: Reporter, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctrl = new AbortController();
@@ -15,12 +20,10 @@ export async function withInterrupt<T>(rep: Reporter, job: (signal: AbortSignal)
     rep.warn(`${sig} received: finishing the current step and saving (press Ctrl-C again to stop at once)`);
     ctrl.abort();
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
     return await job(ctrl.signal);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
 }

@@ -6,7 +6,7 @@ import { CommanderError } from "commander";
 import { buildProgram } from "./program.js";
 import { DiffxError } from "../errors.js";
 
-/** Errors that escape the command (a failed event handler, a broken pipe): one line, exit 1, stack only with --debug. */
+/** Errors that escape the command (a failed event handler): one line, exit 1, stack only with --debug; a closed stdout/stderr is not one (see outputGone). */
 function installLastResort(debug: boolean): void {
   const fail = (err: unknown): void => {
     const e = err as Error;
@@ -16,12 +16,33 @@ function installLastResort(debug: boolean): void {
   };
   process.on("uncaughtException", fail);
   process.on("unhandledRejection", fail);
-  // `diffx … | head`: the reader went away; stop quietly, as Unix tools do
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EPIPE") process.exit(0);
-      fail(err);
+      if (OUTPUT_GONE.has(err.code ?? "")) outputGone(stream, err.code ?? "");
+      else fail(err);
     });
+  }
+}
+
+/** Streams whose reader went away (writes to them are dropped). */
+const gone = new Set<NodeJS.WriteStream>();
+
+/** Write errors that mean the reader of a stream is gone (`| head`, a closed terminal or SSH session). */
+const OUTPUT_GONE = new Set(["EPIPE", "EIO", "ECONNRESET"]);
+
+/**
+ * The reader of stdout or stderr went away (`diffx train … | head -2`, a log collector that died).
+ * diffx carries on with that stream's output dropped, rather than stop: its product is the files
+ * it writes, and a training or eval of hours should not be lost (or left half-written with a
+ * stale lock and status "running") because a pipe closed. Stopping stays one Ctrl-C (or
+ * SIGTERM/SIGHUP) away, and is then a clean interruption. Said once on the other stream.
+ */
+function outputGone(stream: NodeJS.WriteStream, code: string): void {
+  if (gone.has(stream)) return;
+  gone.add(stream);
+  stream.write = (() => true) as typeof stream.write;
+  if (stream === process.stdout && !gone.has(process.stderr)) {
+    process.stderr.write(`warning: standard output was closed (${code}); diffx carries on without it and still writes every file (Ctrl-C stops it cleanly)\n`);
   }
 }
 

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from "yaml";
 import { z } from "zod";
 import { configSchema, type Config } from "./schema.js";
+import { crossFieldIssues, type ConstraintIssue } from "./constraints.js";
 import { UsageError } from "../errors.js";
 import { nearestKey } from "./suggest.js";
 import { schemaAt, validKeysAt, schemaAccepts } from "./walk.js";
@@ -177,10 +178,21 @@ function formatIssue(issue: z.core.$ZodIssue, topFile: string, origins: Origins,
   return `${where}: ${keyPath.join(".") || "(top level)"}: ${describeExpected(issue)}`;
 }
 
-/** Validate a plain object against the schema (used for run configs and eval variants too). */
+/** A cross-key problem where its key was set (file:line, or the --set), naming where the other keys came from. */
+function formatConstraint(c: ConstraintIssue, topFile: string, origins: Origins, sources: SourceFile[]): string {
+  const originOf = (keyPath: string[]): string => origins.get(keyPath.join(".")) ?? topFile;
+  const origin = originOf(c.path);
+  const line = origin.startsWith("--set") ? null : lineOf(sources, origin, c.path);
+  const others = c.related.filter((k) => originOf(k) !== origin).map((k) => `${k.join(".")} from ${originOf(k)}`);
+  return `${line ? `${origin}:${line}` : origin}: ${c.path.join(".")}: ${c.message}${others.length ? ` (${others.join("; ")})` : ""}`;
+}
+
+/** Validate a plain object against the schema and the cross-key rules (used for run configs and eval variants too). */
 export function validateConfig(data: unknown, fileLabel: string): Config {
   const r = configSchema.safeParse(data);
   if (!r.success) throw new UsageError(formatIssue(r.error.issues[0], fileLabel, new Map(), []));
+  const cross = crossFieldIssues(r.data);
+  if (cross.length > 0) throw new UsageError(formatConstraint(cross[0], fileLabel, new Map(), []));
   return r.data;
 }
 
@@ -197,6 +209,11 @@ export function loadConfig(file: string, sets: string[] = []): LoadedConfig {
     const first = formatIssue(issues[0], abs, origins, sources);
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
     throw new UsageError(first + more);
+  }
+  const cross = crossFieldIssues(r.data);
+  if (cross.length > 0) {
+    const more = cross.length > 1 ? ` (and ${cross.length - 1} more problem${cross.length > 2 ? "s" : ""})` : "";
+    throw new UsageError(formatConstraint(cross[0], abs, origins, sources) + more);
   }
   // dataset.path is relative to the config file that set it
   const config = r.data;

@@ -162,6 +162,9 @@ export function readManifest(dir: string): DatasetManifest {
   } catch (err) {
     throw new UsageError(`${file}: invalid JSON (${(err as Error).message})`);
   }
+  if (typeof raw === "object" && raw !== null && "format" in raw && typeof (raw as { format: unknown }).format === "string" && String((raw as { format: unknown }).format).startsWith("diffx-run/")) {
+    throw new UsageError(`${dir}: a diffx run folder, not a dataset folder (its ${MANIFEST_FILE} is a run manifest)`);
+  }
   if (typeof raw === "object" && raw !== null && "format" in raw && (raw as { format: unknown }).format !== DATASET_FORMAT) {
     throw new UsageError(`${file}: dataset format ${JSON.stringify((raw as { format: unknown }).format)} is not supported (this diffx reads format ${DATASET_FORMAT})`);
   }

@@ -47,13 +47,32 @@ function byCodeUnit(a: string, b: string): number {
 }
 
 /** Image files of a folder by stem; duplicate stems are problems. */
-function listImages(dir: string, relDir: string, problems: string[]): Map<string, Source> {
+/** Caption files that sit beside the images (art): per-image .txt / .zh.txt and one caption list. */
+const CAPTION_FILE = /(\.txt|^captions\.csv|^captions\.jsonl)$/i;
+
+/**
+ * The PNG and JPEG images in `dir` by stem. Everything else there that is not a caption file or
+ * a hidden file (.DS_Store…) is added to `skipped` (shown as `relDir/name`), so the caller can
+ * say what was not imported instead of dropping it silently. Symbolic links to images count.
+ */
+function listImages(dir: string, relDir: string, problems: string[], skipped: string[]): Map<string, Source> {
   const out = new Map<string, Source>();
-  const names = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && IMAGE_EXT.test(e.name))
-    .map((e) => e.name)
-    .sort(byCodeUnit);
+  const names: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith(".")) continue;
+    const rel = relDir ? `${relDir}/${e.name}` : e.name;
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      try {
+        isFile = fs.statSync(path.join(dir, e.name)).isFile();
+      } catch {
+        isFile = false; // a dangling link
+      }
+    }
+    if (isFile && IMAGE_EXT.test(e.name)) names.push(e.name);
+    else if (!(isFile && CAPTION_FILE.test(e.name)) && !(relDir === "" && e.isDirectory() && e.name === "images")) skipped.push(e.isDirectory() ? `${rel}/` : rel);
+  }
+  names.sort(byCodeUnit);
   for (const name of names) {
     const stem = name.replace(IMAGE_EXT, "");
     const rel = relDir ? `${relDir}/${name}` : name;
@@ -62,6 +81,14 @@ function listImages(dir: string, relDir: string, problems: string[]): Map<string
     else out.set(stem, { stem, rel });
   }
   return out;
+}
+
+/** One warning naming what `listImages` left out (nothing when nothing was). */
+function warnSkipped(skipped: readonly string[], progress: ProgressSink): void {
+  if (skipped.length === 0) return;
+  const sorted = [...skipped].sort(byCodeUnit);
+  const shown = sorted.slice(0, 8).join(", ") + (skipped.length > 8 ? `, … (${skipped.length} in all)` : "");
+  progress.warn(`not imported (only PNG and JPEG images, with their captions, are read; folders are not searched): ${shown}`);
 }
 
 function isDir(p: string): boolean {
@@ -145,7 +172,9 @@ export async function importDataset(opts: ImportOptions): Promise<WriteResult> {
 
   if (opts.kind === "art") {
     const imgDir = isDir(path.join(from, "images")) ? "images" : "";
-    const images = listImages(path.join(from, imgDir), imgDir, problems);
+    const skipped: string[] = [];
+    const images = listImages(path.join(from, imgDir), imgDir, problems, skipped);
+    warnSkipped(skipped, progress);
     if (images.size === 0) problems.push(`no PNG or JPEG images found in ${path.join(from, imgDir)}`);
     const captions = readCaptionList(from, images, problems);
     const stems = [...images.keys()].sort(byCodeUnit);
@@ -181,8 +210,10 @@ export async function importDataset(opts: ImportOptions): Promise<WriteResult> {
     const missingDirs = ["sketches", "renders"].filter((d) => !isDir(path.join(from, d)));
     for (const d of missingDirs) problems.push(`${path.join(from, d)}: folder not found (sketch2render needs sketches/ and renders/)`);
     if (missingDirs.length > 0) failWith(from, problems);
-    const sketches = listImages(path.join(from, "sketches"), "sketches", problems);
-    const renders = listImages(path.join(from, "renders"), "renders", problems);
+    const skipped: string[] = [];
+    const sketches = listImages(path.join(from, "sketches"), "sketches", problems, skipped);
+    const renders = listImages(path.join(from, "renders"), "renders", problems, skipped);
+    warnSkipped(skipped, progress);
     for (const [stem, s] of sketches) if (!renders.has(stem)) problems.push(`${s.rel}: sketch without a render (no renders/${stem}.png or .jpg)`);
     for (const [stem, r] of renders) if (!sketches.has(stem)) problems.push(`${r.rel}: render without a sketch (no sketches/${stem}.png or .jpg)`);
     if (sketches.size === 0 && renders.size === 0) problems.push(`no PNG or JPEG images found in ${from}/sketches and ${from}/renders`);

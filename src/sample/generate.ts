@@ -1,10 +1,12 @@
 /**
  * Generate images for a list of conditions with any sampler and any network session (tfjs or
  * onnxruntime): batches of conditions, per-sample noise from (seed, global sample index), optional
- * classifier-free guidance, results as 8-bit images.
+ * classifier-free guidance, results as 8-bit images. Non-finite results (an absurd guidance
+ * scale overflows float32) are an error, never a silently black image.
  */
 import type { ModelConfig } from "../config/schema.js";
 import { floatsToImage, type Image } from "../engine/image.js";
+import { RuntimeFailure } from "../errors.js";
 import { guidedDenoiser } from "../diffusion/samplers/guidance.js";
 import { sample, seededNoise } from "../diffusion/samplers/sample.js";
 import type { SamplerSettings } from "../diffusion/samplers/types.js";
@@ -57,6 +59,11 @@ export async function generate(req: GenerateRequest): Promise<Image[]> {
         sampleSize: size,
         onStep: (done) => req.progress?.update(b * req.sampler.steps + done * conds.length),
       });
+      const bad = x.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        const settings = `guidance ${req.guidance}, ${req.sampler.name} ${req.sampler.steps} steps${req.sampler.eta ? `, eta ${req.sampler.eta}` : ""}`;
+        throw new RuntimeFailure(`sampling produced ${x[bad]} pixel values (sample ${samples[Math.floor(bad / size)]}): the arithmetic overflowed with ${settings}; a guidance or eta far above the usual range (guidance 1–10, eta 0–1) does this, or damaged weights. No image of it was written`);
+      }
       for (let k = 0; k < conds.length; k++) images.push(floatsToImage(x.subarray(k * size, (k + 1) * size), R, R, 3));
     }
   } finally {

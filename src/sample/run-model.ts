@@ -13,7 +13,11 @@ import { checkParams, type ParamMap } from "../model/params.js";
 import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer, type TokenizerJson } from "../model/tokenizer.js";
 import { requireRunDir, RUN_FILES } from "../runs/folder.js";
+import { checkpointFiles, requireUnchangedIfRecorded } from "../runs/integrity.js";
 import { checkpointDir, latestWeights, listCheckpoints } from "../train/checkpoint.js";
+
+/** What the files of a run are checked against its manifest for, before they are read (runs/integrity.ts). */
+const USE = "sample from it or export it";
 
 /** The run's tokenizer file (written by `diffx train` for text models). */
 export const RUN_TOKENIZER_FILE = RUN_FILES.tokenizer;
@@ -41,6 +45,7 @@ export function openRun(run: string): RunInfo {
   const { config, hash } = loadConfig(path.join(runDir, RUN_FILES.config));
   let tokenizer: Tokenizer | null = null;
   if (config.model.conditioning === "text") {
+    requireUnchangedIfRecorded(runDir, [RUN_TOKENIZER_FILE], USE);
     const file = path.join(runDir, RUN_TOKENIZER_FILE);
     let json: unknown;
     try {
@@ -64,6 +69,8 @@ export function latestStep(runDir: string): number {
 
 /** The newest checkpoint's weights, checked against the run's model config. */
 export function loadRunWeights(info: RunInfo, ema: boolean): RunWeights {
+  const name = ema ? "ema" : "params";
+  requireUnchangedIfRecorded(info.runDir, checkpointFiles(latestStep(info.runDir), [`${name}.bin`, `${name}.json`]), USE);
   const { step, params } = latestWeights(info.runDir, ema);
   const specs = modelParamSpecs(info.config.model, info.tokenizer?.size ?? 0);
   checkParams(specs, params, path.join(checkpointDir(info.runDir, step), ema ? "ema.bin" : "params.bin"));

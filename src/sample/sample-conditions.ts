@@ -21,6 +21,13 @@ import { badOption, type RunInfo } from "./run-model.js";
 /** The run's train/held-out split (written by `diffx train`). */
 const SPLIT_FILE = RUN_FILES.split;
 
+/**
+ * The most samples one call makes: their records (and conditions) are held in memory until
+ * samples.jsonl is written, ~2 KB each, so 100 000 (twice the 50k of a standard FID) take
+ * ~200 MB; `--n 1000000000` would exhaust the heap after minutes of work instead.
+ */
+export const MAX_SAMPLES = 100_000;
+
 /** Samples made when neither --n nor any condition source says how many. */
 export const DEFAULT_UNCONDITIONAL_N = 8;
 
@@ -58,6 +65,9 @@ export function checkConditionArgs(info: RunInfo, args: ConditionArgs): void {
   const kind = info.config.model.conditioning;
   const where = `this run's model is ${kind === "none" ? "unconditional" : `${kind}-conditioned`} (model.conditioning: ${kind})`;
   if (args.n !== undefined && (!Number.isInteger(args.n) || args.n < 1)) throw badOption("--n", "a whole number ≥ 1", args.n);
+  if (args.n !== undefined && args.n > MAX_SAMPLES) {
+    throw new UsageError(`--n ${args.n}: at most ${MAX_SAMPLES} samples per call (each sample's record is kept in memory until samples.jsonl is written); make several calls with different --seed and --out`);
+  }
   if (kind === "none") {
     if (args.prompts.length) throw new UsageError(`--prompt: ${where}; it takes no prompts`);
     if (args.sketches.length) throw new UsageError(`--sketch: ${where}; it takes no sketches`);

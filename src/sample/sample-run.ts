@@ -4,7 +4,7 @@
  *
  * Output folder (default RUN/samples/<sampler>-<steps>-seed<seed>[-k]/, never overwritten):
  *   sample-0000.png …   one PNG per sample, named by its global sample index
- *   grid.png            all samples, up to 8 per row
+ *   grid.png            the first 64 samples (GRID_MAX), up to 8 per row
  *   samples.jsonl       one record per sample (SampleRecord)
  *   manifest.json       format diffx-run/1, kind "sample": engine, seed, hashes of the above
  * When the folder is inside the run, the run's manifest.json lists the new files too.
@@ -26,7 +26,7 @@ import { RUN_FILES } from "../runs/folder.js";
 import { hashOutputs, newManifest, readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
 import { generate } from "./generate.js";
 import { ENGINE_NAMES, openNetwork, type EngineInfo, type EngineName } from "./network.js";
-import { checkOutDir, claimOutDir } from "./out-dir.js";
+import { checkOutDir, claimOutDir, type ClaimedOutDir } from "./out-dir.js";
 import { recordRunOutputs, type RecordResult } from "./record-outputs.js";
 import { badOption, openRun, type RunInfo } from "./run-model.js";
 import { resolveConditions, type ResolvedConditions } from "./sample-conditions.js";
@@ -116,6 +116,8 @@ export interface SampleRunResult {
 
 export const SAMPLES_FILE = "samples.jsonl";
 export const GRID_FILE = "grid.png";
+/** Samples shown in grid.png (8 rows of 8): the only images kept in memory, so N is not bounded by them. */
+export const GRID_MAX = 64;
 
 /** The effective settings: options, else the run config's `sample` section; each checked. */
 export function sampleSettings(info: RunInfo, o: SampleRunOptions): SampleSettings {
@@ -166,13 +168,14 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
   const { session, engine, step } = await openNetwork({ engine: settings.engine, run: info, ema: settings.ema, backend: o.backend, progress });
   if (engine.note) progress.info(engine.note);
 
-  let outDir: string;
+  let claimed: ClaimedOutDir;
   try {
-    outDir = claimOutDir(info.runDir, o.out, `${settings.sampler}-${settings.steps}-seed${settings.seed}`);
+    claimed = claimOutDir(info.runDir, o.out, `${settings.sampler}-${settings.steps}-seed${settings.seed}`);
   } catch (err) {
     session.dispose();
     throw err;
   }
+  const outDir = claimed.dir;
   const manifest = sampleManifest(info, settings, engine, step);
   const { n } = resolved;
   const model = info.config.model;
@@ -203,7 +206,7 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
         writePng(path.join(outDir, file), img);
         records.push(sampleRecord(file, index, resolved.labels[index] ?? {}, settings, engine, step, sha256File(path.join(outDir, file))));
       });
-      images.push(...batch);
+      images.push(...batch.slice(0, Math.max(0, GRID_MAX - images.length))); // only the grid's images stay in memory
     }
   } catch (err) {
     progress.stop();
@@ -213,13 +216,19 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
     } catch {
       // the original error is the one to report (e.g. a full disk fails both)
     }
+    claimed.release();
     throw err;
   }
   progress.stop();
   session.dispose();
   const seconds = (performance.now() - started) / 1000;
   const interrupted = records.length < n;
-  const grid = finish(outDir, manifest, records, images, interrupted ? "interrupted" : "finished");
+  let grid: string | null;
+  try {
+    grid = finish(outDir, manifest, records, images, interrupted ? "interrupted" : "finished");
+  } finally {
+    claimed.release();
+  }
   const runManifest = recordRunOutputs(info.runDir, [outDir]);
   return {
     runDir: info.runDir,

@@ -35,6 +35,7 @@ import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./tr
 import { onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { checkInitCompatible, initTokenizer, loadInitSource } from "./init.js";
+import { checkResumable } from "./resume-check.js";
 import { subset, type TrainingSet } from "./training-set.js";
 
 export interface TrainRunOptions {
@@ -264,6 +265,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   // a resumed run is locked at once, so a second writer is refused before it does any work
   let release: (() => void) | null = o.resume && opened.runDir ? lockRun(opened.runDir) : null;
   try {
+    if (o.resume && opened.runDir) checkResumable(opened.runDir, config); // under the lock: no writer changes the files meanwhile
     const requested = o.backend ?? config.engine.backend;
     const spec: DevicesSpec = o.devices !== undefined ? parseDevicesSpec(o.devices) : config.train.devices;
     const plan: DevicePlan | null = spec === 1 ? null : resolveDevices(spec, await backendName(requested));

@@ -38,6 +38,7 @@ import { startingWeights } from "./init.js";
 import { writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "./checkpoint.js";
 import type { TrainingSet } from "./training-set.js";
 import { MetricsLog, type MetricsRecord } from "./metrics-log.js";
+import { divergedMessage } from "./diverged.js";
 
 /** Averages a flat buffer across workers in place (identity for a single worker). */
 export interface GradientReducer {
@@ -246,7 +247,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
       // a stop request on any worker stops every worker after this same step (no deadlock)
       if (flat[total + 1] > 0) interrupted = true;
       if (!Number.isFinite(loss)) {
-        throw new RuntimeFailure(`loss is ${loss} at step ${step + 1}; training stopped. The last good checkpoint is intact; lower train.lr or check the data, then --resume`);
+        throw new RuntimeFailure(divergedMessage("loss", loss, step + 1, o.runDir, config, savedStep >= 0 ? savedStep : null));
       }
       const grads: Float32Array[] = [];
       let off = 0;
@@ -255,7 +256,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
         off += n;
       }
       const gnorm = globalNorm(grads);
-      if (!Number.isFinite(gnorm)) throw new RuntimeFailure(`gradient norm is ${gnorm} at step ${step + 1}; training stopped, the last good checkpoint is intact`);
+      if (!Number.isFinite(gnorm)) throw new RuntimeFailure(divergedMessage("gradient norm", gnorm, step + 1, o.runDir, config, savedStep >= 0 ? savedStep : null));
       const clip = cfg.grad_clip > 0 && gnorm > cfg.grad_clip ? cfg.grad_clip / gnorm : 1;
 
       // ---- update on the host: AdamW (gradients scaled by the clip factor), then EMA

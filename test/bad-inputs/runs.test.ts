@@ -7,6 +7,7 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runCli, tempDir } from "../helpers/cli.js";
@@ -62,16 +63,29 @@ test("resume of a run whose config.yaml was edited: exit 2 naming the file", () 
 });
 
 test("resume from a truncated checkpoint: exit 1 naming the file; the run is not touched", () => {
-  const dir = copyOfText("damaged", (d) => {
-    const mf = path.join(d, "manifest.json");
-    const m = JSON.parse(fs.readFileSync(mf, "utf8")) as { status: string; step: number };
-    Object.assign(m, { status: "interrupted", step: 1 });
-    fs.writeFileSync(mf, JSON.stringify(m, null, 2) + "\n");
-    fs.rmSync(path.join(d, "checkpoints", "step-2"), { recursive: true });
-    const bin = path.join(d, "checkpoints", "step-1", "params.bin");
-    fs.truncateSync(bin, fs.statSync(bin).size - 6); // not even a whole number of floats
-  });
-  refused("resume damaged", ["train", "--resume", dir], { code: 1, message: [/checkpoints\/step-1\/params\.bin: truncated checkpoint/] });
+  // recorded: the sha256 in manifest.json no longer matches; unrecorded (as a SIGKILL between
+  // writing and recording it leaves a checkpoint): the reader finds it truncated
+  for (const [name, recorded] of [["damaged", true], ["damaged-unrecorded", false]] as const) {
+    const dir = copyOfText(name, (d) => {
+      const mf = path.join(d, "manifest.json");
+      const m = JSON.parse(fs.readFileSync(mf, "utf8")) as { status: string; step: number; checkpoints: Record<string, unknown>; outputs: Record<string, string> };
+      Object.assign(m, { status: "interrupted", step: 1 });
+      // as a run interrupted at step 1 leaves it: metrics.jsonl up to step 1, recorded so
+      const metrics = path.join(d, "metrics.jsonl");
+      fs.writeFileSync(metrics, fs.readFileSync(metrics, "utf8").split("\n")[0] + "\n");
+      m.outputs["metrics.jsonl"] = createHash("sha256").update(fs.readFileSync(metrics)).digest("hex");
+      if (!recorded) {
+        delete m.checkpoints["1"];
+        for (const rel of Object.keys(m.outputs)) if (rel.startsWith("checkpoints/step-1/")) delete m.outputs[rel];
+      }
+      fs.writeFileSync(mf, JSON.stringify(m, null, 2) + "\n");
+      fs.rmSync(path.join(d, "checkpoints", "step-2"), { recursive: true });
+      const bin = path.join(d, "checkpoints", "step-1", "params.bin");
+      fs.truncateSync(bin, fs.statSync(bin).size - 6); // not even a whole number of floats
+    });
+    const message = recorded ? /checkpoints\/step-1\/params\.bin: changed since diffx wrote it/ : /checkpoints\/step-1\/params\.bin: truncated checkpoint/;
+    refused(`resume ${name}`, ["train", "--resume", dir], { code: 1, message: [message] });
+  }
 });
 
 test("train into a --run-dir that already holds a run: exit 2", () => {

@@ -39,9 +39,9 @@ test("extends merges parent first, child wins, paths relative to the file", () =
 test("--set overrides are typed by the schema", () => {
   const dir = tempDir();
   const f = write(dir, "c.yaml", "name: x\n");
-  const { config } = loadConfig(f, ["train.steps=7", "model.channels=[8, 16]", "train.flip=true", "name=123", "sample.guidance=1.5"]);
+  const { config } = loadConfig(f, ["train.steps=7", "model.channels=[8, 16, 32]", "train.flip=true", "name=123", "sample.guidance=1.5"]);
   assert.equal(config.train.steps, 7);
-  assert.deepEqual(config.model.channels, [8, 16]);
+  assert.deepEqual(config.model.channels, [8, 16, 32]);
   assert.equal(config.train.flip, true);
   assert.equal(config.name, "123", "a string key keeps the literal text");
   assert.equal(config.sample.guidance, 1.5);

@@ -1,4 +1,5 @@
 /** `diffx train CONFIG` / `diffx train --resume RUN`. */
+import * as path from "node:path";
 import type { Command } from "commander";
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
@@ -30,7 +31,9 @@ export function registerTrain(program: Command): void {
       const rep = new Reporter(g);
       if (config && opts.resume) throw new UsageError("give either CONFIG or --resume RUN, not both");
       if (!config && !opts.resume) throw new UsageError("give a CONFIG file (e.g. configs/quickstart.yaml) or --resume RUN");
-      if (opts.resume && opts.set.length) throw new UsageError("--set cannot change a run being resumed (its config.yaml is used as recorded)");
+      if (opts.resume && opts.set.length) {
+        throw new UsageError(`--set cannot change a run being resumed (its config.yaml is used as recorded, and verify re-runs it); to train with other settings, start a new run: diffx train ${path.join(opts.resume, "config.yaml")} ${opts.set.map((s) => `--set ${s}`).join(" ")}`);
+      }
       const stopAt = opts.untilStep === undefined ? undefined : Number(opts.untilStep);
       if (stopAt !== undefined && !(Number.isInteger(stopAt) && stopAt > 0)) throw new UsageError(`--until-step ${opts.untilStep}: expected a positive whole number`);
       const threads = opts.threads === undefined ? undefined : Number(opts.threads);

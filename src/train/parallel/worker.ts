@@ -85,6 +85,9 @@ export function workerContext(exit: ExitProcess): WorkerContext {
   process.on("disconnect", () => {
     if (!finishing) exit(1);
   });
+  // a closed terminal sends SIGHUP to the whole process group: the parent gets it too and stops
+  // every worker cleanly (SIGINT), so a worker must not die of it first
+  process.on("SIGHUP", () => {});
 
   const ctx: WorkerContext = {
     rank,
