@@ -125,3 +125,29 @@ export function normSpecs(name: string, channels: number): ParamSpec[] {
     { name: `${name}.beta`, shape: [channels], init: "zeros" },
   ];
 }
+
+/** Little-endian float32 bytes of every parameter in `order` (the weights.bin layout of shipped models). */
+export function paramBytes(params: ParamMap, order: readonly string[], source: string): Uint8Array {
+  let total = 0;
+  for (const name of order) {
+    const p = params.get(name);
+    if (!p) throw new RuntimeFailure(`${source}: parameter "${name}" is missing`);
+    total += p.data.length;
+  }
+  const bytes = Buffer.alloc(total * 4);
+  let offset = 0;
+  for (const name of order) for (const v of (params.get(name) as HostParam).data) offset = bytes.writeFloatLE(v, offset);
+  return bytes;
+}
+
+/** The parameters `list` (names and shapes, in order) read back from `paramBytes` output; the caller checks the size. */
+export function paramsFromBytes(bytes: Buffer, list: readonly { name: string; shape: number[] }[]): ParamMap {
+  const params: ParamMap = new Map();
+  let offset = 0;
+  for (const p of list) {
+    const data = new Float32Array(paramSize(p.shape));
+    for (let i = 0; i < data.length; i++, offset += 4) data[i] = bytes.readFloatLE(offset);
+    params.set(p.name, { shape: p.shape.slice(), data });
+  }
+  return params;
+}

@@ -23,7 +23,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { sha256 } from "../engine/hash.js";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import { modelParamSpecs } from "../model/model.js";
-import { checkParams, paramSize, type ParamMap } from "../model/params.js";
+import { checkParams, paramBytes, paramSize, paramsFromBytes, type ParamMap } from "../model/params.js";
 import { Tokenizer, type TokenizerJson } from "../model/tokenizer.js";
 
 export const BASE_FORMAT = "diffx-base/1";
@@ -69,19 +69,6 @@ export function listBases(root: string = shippedBasesDir()): string[] {
     .sort();
 }
 
-function weightBytes(params: ParamMap, order: readonly string[]): Uint8Array {
-  let total = 0;
-  for (const name of order) total += (params.get(name)?.data.length ?? 0);
-  const bytes = Buffer.alloc(total * 4);
-  let offset = 0;
-  for (const name of order) {
-    const p = params.get(name);
-    if (!p) throw new RuntimeFailure(`base model: parameter "${name}" is missing`);
-    for (const v of p.data) offset = bytes.writeFloatLE(v, offset);
-  }
-  return bytes;
-}
-
 export interface BaseProvenance {
   name: string;
   diffxVersion: string;
@@ -97,7 +84,7 @@ export function writeBase(dir: string, params: ParamMap, p: BaseProvenance): Bas
   const vocab = p.tokenizer ? p.tokenizer.vocab.length : 0;
   const specs = modelParamSpecs(p.model, vocab);
   checkParams(specs, params, `base ${p.name}`);
-  const bytes = weightBytes(params, specs.map((s) => s.name));
+  const bytes = paramBytes(params, specs.map((s) => s.name), `base ${p.name}`);
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, BASE_WEIGHTS_FILE), bytes);
   const meta: BaseMeta = {
@@ -174,13 +161,7 @@ export function readBase(dir: string): BaseModel {
   const expected = meta.params.reduce((sum, p) => sum + paramSize(p.shape), 0) * 4;
   if (bytes.length !== expected) throw new RuntimeFailure(`${weightsFile}: ${bytes.length} bytes, but the parameters listed in ${BASE_META_FILE} need ${expected}`);
   const tokenizer = meta.tokenizer ? Tokenizer.fromJSON(meta.tokenizer, `${path.join(dir, BASE_META_FILE)} (tokenizer)`) : null;
-  const params: ParamMap = new Map();
-  let offset = 0;
-  for (const p of meta.params) {
-    const data = new Float32Array(paramSize(p.shape));
-    for (let i = 0; i < data.length; i++, offset += 4) data[i] = bytes.readFloatLE(offset);
-    params.set(p.name, { shape: p.shape.slice(), data });
-  }
+  const params = paramsFromBytes(bytes, meta.params);
   checkParams(modelParamSpecs(meta.model, tokenizer ? tokenizer.size : 0), params, weightsFile);
   return { name: meta.name, dir, meta, model: meta.model, diffusion: meta.diffusion, tokenizer, params };
 }

@@ -17,7 +17,7 @@ import { z } from "zod";
 import { writeFileAtomic, writeJsonAtomic } from "../../engine/atomic.js";
 import { sha256 } from "../../engine/hash.js";
 import { RuntimeFailure } from "../../errors.js";
-import { checkParams, paramSize, type ParamMap } from "../../model/params.js";
+import { checkParams, paramBytes, paramSize, paramsFromBytes, type ParamMap } from "../../model/params.js";
 import { networkSpecs } from "./network.js";
 
 export const MODEL_FORMAT = "diffx-domain-features/1";
@@ -76,27 +76,11 @@ export function committedModelDir(): string {
   return path.resolve(here, "..", "..", "..", "src", "metrics", "domain");
 }
 
-/** Little-endian float32 bytes of every parameter, in `order`. */
-export function weightBytes(params: ParamMap, order: readonly string[]): Uint8Array {
-  let total = 0;
-  for (const name of order) total += paramOf(params, name).data.length;
-  const bytes = Buffer.alloc(total * 4);
-  let offset = 0;
-  for (const name of order) for (const v of paramOf(params, name).data) offset = bytes.writeFloatLE(v, offset);
-  return bytes;
-}
-
-function paramOf(params: ParamMap, name: string): { data: Float32Array } {
-  const p = params.get(name);
-  if (!p) throw new RuntimeFailure(`domain network: parameter "${name}" is missing`);
-  return p;
-}
-
 /** Write weights.bin, then weights.json with its sha256 (each atomically). Returns the metadata written. */
 export function writeDomainModel(dir: string, params: ParamMap, meta: Omit<z.infer<typeof metaSchema>, "params" | "weights"> & Record<string, unknown>): DomainModelMeta {
   const specs = networkSpecs(meta.heads);
   checkParams(specs, params, "domain network");
-  const bytes = weightBytes(params, specs.map((s) => s.name));
+  const bytes = paramBytes(params, specs.map((s) => s.name), "domain network");
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, WEIGHTS_FILE), bytes);
   const full: DomainModelMeta = {
@@ -141,13 +125,7 @@ export function readDomainModel(dir: string = committedModelDir()): DomainModel 
   const expected = meta.params.reduce((sum, p) => sum + paramSize(p.shape), 0) * 4;
   if (bytes.length !== expected) throw new RuntimeFailure(`${weightsFile}: ${bytes.length} bytes, but the parameters listed in ${META_FILE} need ${expected}`);
 
-  const params: ParamMap = new Map();
-  let offset = 0;
-  for (const p of meta.params) {
-    const data = new Float32Array(paramSize(p.shape));
-    for (let i = 0; i < data.length; i++, offset += 4) data[i] = bytes.readFloatLE(offset);
-    params.set(p.name, { shape: p.shape.slice(), data });
-  }
+  const params = paramsFromBytes(bytes, meta.params);
   checkParams(networkSpecs(meta.heads), params, weightsFile);
   return { dir, meta, params };
 }
