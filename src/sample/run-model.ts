@@ -14,6 +14,8 @@ import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer, type TokenizerJson } from "../model/tokenizer.js";
 import { requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { checkpointDir, latestWeights, listCheckpoints } from "../train/checkpoint.js";
+import { networkWeights } from "../train/adapter.js";
+import type { LoraPlan } from "../nn/lora.js";
 
 /** The run's tokenizer file (written by `diffx train` for text models). */
 export const RUN_TOKENIZER_FILE = RUN_FILES.tokenizer;
@@ -32,7 +34,10 @@ export interface RunWeights {
   /** Training step of the checkpoint the weights come from. */
   step: number;
   ema: boolean;
+  /** For a LoRA run (train.adapter): the base's weights and the adapter's. */
   params: ParamMap;
+  /** The LoRA adapter the network runs, or null. */
+  lora: LoraPlan | null;
 }
 
 /** Opens a run folder: config and tokenizer (UsageError for a missing or foreign folder). */
@@ -64,10 +69,16 @@ export function latestStep(runDir: string): number {
 
 /** The newest checkpoint's weights, checked against the run's model config. */
 export function loadRunWeights(info: RunInfo, ema: boolean): RunWeights {
+  const vocab = info.tokenizer?.size ?? 0;
+  if (info.config.train.adapter) {
+    // the adapter on the base it was trained on (checked by sha256), as the LoRA layer runs it
+    const w = networkWeights(info.runDir, info.config, vocab, ema);
+    return { step: w.step, ema, params: w.params, lora: w.lora };
+  }
   const { step, params } = latestWeights(info.runDir, ema);
-  const specs = modelParamSpecs(info.config.model, info.tokenizer?.size ?? 0);
+  const specs = modelParamSpecs(info.config.model, vocab);
   checkParams(specs, params, path.join(checkpointDir(info.runDir, step), ema ? "ema.bin" : "params.bin"));
-  return { step, ema, params };
+  return { step, ema, params, lora: null };
 }
 
 /** The tokenizer as stored (for the export sidecar). */
