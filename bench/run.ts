@@ -24,13 +24,15 @@
  *     ratio. A backend that is not installed gets a note saying so.
  *  6. Pretraining: `diffx pretrain` of each shipped pretraining config (configs/pretrain-*.yaml)
  *     for --pretrain-steps steps through bench/pretrain.ts: steps/s as the run logged it.
+ *  7. LoRA: a LoRA training step (ranks 4 and 16) vs a full fine-tuning step of the bench
+ *     network through bench/lora-step.ts (onnxruntime gradients + host update), ms per step.
  * Sections run in that order (cheapest and most asked-for first); a failing section is noted
  * and the rest still run. bench/results.json is rewritten after every section (`complete`
  * false until the end), then a table is printed.
  * See bench/README.md for every field of results.json.
  *
  *   npm run bench [-- --rounds 3 --reps 5 --art-reps 2 --art-warmup 1 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
- *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce, pretrain
+ *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce, pretrain, lora
  *   --pretrain-steps N times `diffx pretrain` of each shipped base config for N steps (default 200)
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
  *   --art-threads N runs the art.yaml model on N wasm threads (default: all CPUs, at most 8)
@@ -57,7 +59,7 @@ const BENCH_CONFIG = path.join(ROOT, "configs", "bench.yaml");
 const ART_CONFIG = path.resolve(argValue("art-config") ?? path.join(ROOT, "configs", "art.yaml"));
 const BATCH = 16;
 const TORCH_THREADS = 2;
-const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain"] as const;
+const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain", "lora"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function argValue(name: string): string | undefined {
@@ -239,12 +241,13 @@ async function main(): Promise<void> {
   const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
   let allreduce: unknown = null;
   let pretrain: unknown = null;
+  let lora: unknown = null;
   const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
   const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
   if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
   /** results.json is rewritten after every section, so a killed bench leaves what it measured. */
   const save = (complete: boolean): Results => {
-    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain });
+    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain, lora });
     writeJsonAtomic(opts.out, results);
     return results;
   };
@@ -375,6 +378,20 @@ async function main(): Promise<void> {
         const steps = intArg("pretrain-steps", 200);
         log(`\npretraining: diffx pretrain configs/pretrain-*.yaml, ${steps} steps each`);
         pretrain = (mod.benchPretrain as (o: { steps: number; log: (s: string) => void }) => unknown)({ steps, log });
+      });
+      save(false);
+    }
+
+    // ---- 3c. a LoRA training step vs a full fine-tuning step (bench/lora-step.ts, issue 15)
+    if (wanted("lora")) {
+      await section("lora", async () => {
+        const mod = await importIfPresent(path.join(ROOT, "bench", "lora-step.ts"));
+        if (!mod || typeof mod.benchLoraStep !== "function") {
+          note("bench/lora-step.ts (benchLoraStep) is not there: LoRA steps not measured");
+          return;
+        }
+        log("\nLoRA vs full fine-tuning: bench network training step (onnxruntime gradients + host AdamW/EMA), batch 16");
+        lora = await (mod.benchLoraStep as (o: { rounds: number; reps: number; log: (s: string) => void }) => Promise<unknown>)({ rounds: opts.rounds, reps: opts.reps, log });
       });
       save(false);
     }
@@ -549,6 +566,7 @@ interface BuildInput {
   sampling: Record<string, { images_per_s: number; detail?: unknown }>;
   allreduce: unknown;
   pretrain: unknown;
+  lora: unknown;
 }
 
 type Results = ReturnType<typeof buildResults>;
@@ -603,6 +621,7 @@ function buildResults(b: BuildInput) {
       : null,
     sample_images_per_s,
     allreduce_ms,
+    lora_step_ms: Array.isArray(b.lora) ? Object.fromEntries((b.lora as { variant: string; step_ms: number }[]).map((r) => [r.variant, r.step_ms])) : {},
     pretrain_steps_per_s: Array.isArray(b.pretrain) ? Object.fromEntries((b.pretrain as { config: string; steps_per_s: number | null }[]).map((r) => [r.config, r.steps_per_s])) : {},
     notes,
     details: {
@@ -619,6 +638,7 @@ function buildResults(b: BuildInput) {
       sampling: b.sampling,
       allreduce: b.allreduce,
       pretrain: b.pretrain,
+      lora: b.lora,
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { inSeedRange, SEED_RANGES } from "./seed-ranges.js";
+import { LORA_TARGETS } from "./lora-targets.js";
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
@@ -61,6 +62,18 @@ export const devicesSchema = z
 /** `train.init`: where training starts (see src/train/init.ts). */
 export const INIT_PATTERN = /^(scratch|base:[A-Za-z0-9._-]+|run:.+)$/;
 
+/** `train.adapter`: a LoRA adapter on a frozen base (src/model/lora.ts, src/train/adapter.ts). */
+export const adapterSchema = z.strictObject({
+  kind: z.literal("lora").describe("adapter kind: lora (W + (α/r)·B·A on every targeted layer)"),
+  rank: posInt().default(4).describe("rank r of the low-rank update"),
+  alpha: z.number().positive().optional().describe("α: the update is scaled by α/r (default: α = r, scale 1)"),
+  targets: z
+    .array(z.enum(LORA_TARGETS))
+    .min(1)
+    .default(["attn_q", "attn_k", "attn_v", "attn_out"])
+    .describe("adapted layers: attn_q, attn_k, attn_v, attn_out (UNet attention), text_proj (cross-attention k/v), time (time MLP and projections), conv3x3, conv1x1 (UNet convolutions), text_encoder (its linears)"),
+});
+
 export const trainSchema = z
   .strictObject({
     init: z
@@ -83,6 +96,7 @@ export const trainSchema = z
     log_every: posInt().default(10).describe("log loss every N steps"),
     devices: devicesSchema,
     sample_grid: nonNegInt().default(8).describe("images in the end-of-training sample grid (0 = none)"),
+    adapter: adapterSchema.optional().describe("fine-tune a low-rank adapter instead of every weight (absent: full training). Needs train.init base:NAME or run:PATH; the base stays frozen, only the adapter is trained and checkpointed (with the base's sha256)"),
   })
   .describe("training");
 
@@ -176,6 +190,9 @@ export const configSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   // generator seeds stay in their ranges (src/config/seed-ranges.ts): datasets, the domain
   // extractor's reference set and the pretraining corpora never share an image
+  if (c.train.adapter && c.train.init === "scratch") {
+    ctx.addIssue({ code: "custom", path: ["train", "adapter"], message: "an adapter fine-tunes a frozen base: set train.init to base:NAME or run:PATH (with scratch there is no base to adapt)" });
+  }
   if (c.dataset.kind === "folder") return;
   const use = c.pretrain ? "pretrain" : "dataset";
   const r = SEED_RANGES[use];
@@ -193,6 +210,7 @@ export type DatasetConfig = z.infer<typeof datasetSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type DiffusionConfig = z.infer<typeof diffusionSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
+export type AdapterConfig = z.infer<typeof adapterSchema>;
 export type EngineConfig = z.infer<typeof engineSchema>;
 export type SampleConfig = z.infer<typeof sampleSchema>;
 export type EvalConfig = z.infer<typeof evalSchema>;

@@ -21,6 +21,7 @@ import { SKETCH_CHANNELS } from "../model/sketch-encoder.js";
 import type { TokenizerJson } from "../model/tokenizer.js";
 import { IMAGE_CHANNELS } from "../model/unet.js";
 import type { Ops } from "../nn/ops.js";
+import { withLora, type LoraPlan } from "../nn/lora.js";
 import { DIFFX_VERSION } from "../runs/version.js";
 import { buildOnnxModel, type BuiltOnnxModel, type ExportInput, type TracedForward } from "./onnx-export.js";
 import { ONNX_SIDECAR_FORMAT, sidecarPathFor, writeOnnxSidecar, type OnnxSidecar } from "./sidecar.js";
@@ -42,8 +43,9 @@ export function modelExportInputs(model: ModelConfig): ExportInput[] {
 }
 
 /** src/model's forward with its inputs taken from the graph inputs by name. */
-export function modelTracedForward(model: ModelConfig): TracedForward {
-  return <T>(ops: Ops<T>, v: Record<string, T>): T => {
+export function modelTracedForward(model: ModelConfig, lora: LoraPlan | null = null): TracedForward {
+  return <T>(plain: Ops<T>, v: Record<string, T>): T => {
+    const ops = lora ? withLora(plain, lora) : plain;
     const x = v.x;
     const t = v.t;
     if (x === undefined || t === undefined) throw new UsageError("model export: the graph inputs x and t are required");
@@ -54,8 +56,8 @@ export function modelTracedForward(model: ModelConfig): TracedForward {
 }
 
 /** The model as ONNX bytes (for an in-memory onnxruntime session, or to write). */
-export function buildModelOnnx(model: ModelConfig, params: ParamMap): BuiltOnnxModel {
-  return buildOnnxModel(modelTracedForward(model), params, modelExportInputs(model), { outputName: MODEL_OUTPUT, graphName: "diffx-unet" });
+export function buildModelOnnx(model: ModelConfig, params: ParamMap, lora: LoraPlan | null = null): BuiltOnnxModel {
+  return buildOnnxModel(modelTracedForward(model, lora), params, modelExportInputs(model), { outputName: MODEL_OUTPUT, graphName: "diffx-unet" });
 }
 
 export interface ExportModelRequest {
@@ -63,6 +65,8 @@ export interface ExportModelRequest {
   diffusion: Pick<DiffusionConfig, "schedule" | "timesteps" | "prediction">;
   /** The weights to export (EMA or raw, as the caller chose). */
   params: ParamMap;
+  /** A LoRA adapter among `params` to trace as a LoRA layer (unmerged); absent or null: a plain model. */
+  lora?: LoraPlan | null;
   /** The run's tokenizer (text models); null otherwise. */
   tokenizer: TokenizerJson | null;
   /** Target `.onnx` file; the sidecar goes beside it (`model.onnx` → `model.json`). */
@@ -85,7 +89,7 @@ export interface ExportModelResult {
 export function exportModel(req: ExportModelRequest): ExportModelResult {
   if (!/\.onnx$/i.test(req.file)) throw new UsageError(`${req.file}: the exported model file must end in .onnx`);
   if (req.model.conditioning === "text" && !req.tokenizer) throw new UsageError("model export: a text-conditioned model needs its tokenizer");
-  const built = buildModelOnnx(req.model, req.params);
+  const built = buildModelOnnx(req.model, req.params, req.lora ?? null);
   const hash = sha256(built.bytes);
   const sidecar: OnnxSidecar = {
     format: ONNX_SIDECAR_FORMAT,

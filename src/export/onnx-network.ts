@@ -7,6 +7,7 @@
 import type { ModelConfig } from "../config/schema.js";
 import { RuntimeFailure } from "../errors.js";
 import type { ParamMap } from "../model/params.js";
+import type { LoraPlan } from "../nn/lora.js";
 import { buildModelOnnx } from "./model-export.js";
 import { createOnnxSession, releaseOnnxSession, runOnnx, type OnnxFeed, type OnnxSession, type OnnxSessionOptions } from "./onnx-runner.js";
 import { loadOnnxExport, type OnnxSidecar } from "./sidecar.js";
@@ -26,8 +27,8 @@ export interface OnnxNetwork {
 }
 
 /** Traces the model with these weights in memory and opens it in onnxruntime. */
-export async function onnxNetworkFromParams(model: ModelConfig, params: ParamMap, options: OnnxSessionOptions = {}): Promise<OnnxNetwork> {
-  const built = buildModelOnnx(model, params);
+export async function onnxNetworkFromParams(model: ModelConfig, params: ParamMap, options: OnnxSessionOptions = {}, lora: LoraPlan | null = null): Promise<OnnxNetwork> {
+  const built = buildModelOnnx(model, params, lora);
   return wrap(model, await createOnnxSession(built.bytes, options));
 }
 

@@ -29,6 +29,8 @@ export const onnxSidecarSchema = z.strictObject({
     step: z.number().int().nonnegative().nullable(),
     ema: z.boolean(),
     config_hash: z.string().nullable(),
+    /** A LoRA run's export: the adapter traced as a LoRA layer, or folded into the weights (`export --merge`). */
+    lora: z.enum(["unmerged", "merged"]).optional(),
   }),
   /** What the network predicts: noise ε or velocity v. */
   prediction: z.enum(["eps", "v"]),

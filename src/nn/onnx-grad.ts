@@ -58,9 +58,18 @@ export class OnnxGradOps implements Ops<GradValue> {
   readonly graph = new OnnxGraph();
   private readonly tape: TapeEntry[] = [];
   private readonly params = new Map<string, GradValue>();
+  private readonly frozenUsed = new Map<string, GradValue>();
 
-  /** @param paramShapes the shape of every parameter the network may ask for, by name. */
-  constructor(private readonly paramShapes: ReadonlyMap<string, readonly number[]>) {}
+  /**
+   * @param paramShapes the shape of every trainable parameter the network may ask for, by name.
+   * @param frozen parameters that are not trained (a LoRA run's base): written as initializers,
+   *   never differentiated, so no gradient node is emitted for them or for anything that
+   *   depends on them alone.
+   */
+  constructor(
+    private readonly paramShapes: ReadonlyMap<string, readonly number[]>,
+    private readonly frozen: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }> = new Map(),
+  ) {}
 
   // ---------------------------------------------------------------- graph inputs and outputs
 
@@ -110,8 +119,15 @@ export class OnnxGradOps implements Ops<GradValue> {
   // ---------------------------------------------------------------- Ops<GradValue>
 
   param(name: string): GradValue {
-    const known = this.params.get(name);
+    const known = this.params.get(name) ?? this.frozenUsed.get(name);
     if (known) return known;
+    const fixed = this.frozen.get(name);
+    if (fixed) {
+      this.graph.addInitializer(name, "float32", [...fixed.shape], fixed.data);
+      const value = new GradValue(name, [...fixed.shape], "float32", false, name);
+      this.frozenUsed.set(name, value);
+      return value;
+    }
     const shape = this.paramShapes.get(name);
     if (!shape) throw new RuntimeFailure(`model parameter "${name}" is not in the parameter map`);
     this.graph.addInput(name, "float32", [...shape]);
@@ -133,8 +149,8 @@ export class OnnxGradOps implements Ops<GradValue> {
   add(a: GradValue, b: GradValue): GradValue {
     const shape = broadcastShapes(a.shape, b.shape);
     return this.record("Add", [a, b], shape, {}, (g) => [
-      [a, this.unbroadcast(g, shape, a.shape)],
-      [b, this.unbroadcast(g, shape, b.shape)],
+      [a, a.needsGrad ? this.unbroadcast(g, shape, a.shape) : ""],
+      [b, b.needsGrad ? this.unbroadcast(g, shape, b.shape) : ""],
     ]);
   }
 
@@ -142,7 +158,7 @@ export class OnnxGradOps implements Ops<GradValue> {
   sub(a: GradValue, b: GradValue): GradValue {
     const shape = broadcastShapes(a.shape, b.shape);
     return this.record("Sub", [a, b], shape, {}, (g) => [
-      [a, this.unbroadcast(g, shape, a.shape)],
+      [a, a.needsGrad ? this.unbroadcast(g, shape, a.shape) : ""],
       [b, b.needsGrad ? this.node("Neg", [this.unbroadcast(g, shape, b.shape)]) : ""],
     ]);
   }
@@ -208,8 +224,8 @@ export class OnnxGradOps implements Ops<GradValue> {
       const g2 = this.reshapeName(g, [-1, outDim]);
       const out: [GradValue, string][] = [];
       if (x.needsGrad) out.push([x, this.reshapeName(this.node("Gemm", [g2, weight.name], { transB: attr.int(1) }), x.shape)]);
-      out.push([weight, this.node("Gemm", [rows, g2], { transA: attr.int(1) })]);
-      if (bias) out.push([bias, this.reduceSum(g2, [0], false)]);
+      if (weight.needsGrad) out.push([weight, this.node("Gemm", [rows, g2], { transA: attr.int(1) })]);
+      if (bias?.needsGrad) out.push([bias, this.reduceSum(g2, [0], false)]);
       return out;
     });
   }
@@ -247,6 +263,11 @@ export class OnnxGradOps implements Ops<GradValue> {
     return this.push(y, [n, oh, ow, co], inputs, (g) => {
       const out: [GradValue, string][] = [];
       if (x.needsGrad) out.push([x, this.convInputGrad(g, weight, wn, x.shape, stride, pad, [oh, ow])]);
+      if (!weight.needsGrad) {
+        // a frozen weight: no per-tap weight-gradient work at all
+        if (bias?.needsGrad) out.push([bias, this.reduceSum(this.reshapeName(g, [-1, co]), [0], false)]);
+        return out;
+      }
       const xpad = top + bottom + left + right > 0 ? this.node("Pad", [x.name, this.graph.int64Const([0, top, left, 0, 0, bottom, right, 0])]) : x.name;
       const g2 = this.reshapeName(g, [-1, co]);
       const perTap: string[] = [];
@@ -260,7 +281,7 @@ export class OnnxGradOps implements Ops<GradValue> {
       }
       const stacked = perTap.length === 1 ? (perTap[0] as string) : this.node("Concat", perTap, { axis: attr.int(0) });
       out.push([weight, this.reshapeName(stacked, [kh, kw, ci, co])]);
-      if (bias) out.push([bias, this.reduceSum(g2, [0], false)]);
+      if (bias?.needsGrad) out.push([bias, this.reduceSum(g2, [0], false)]);
       return out;
     });
   }
@@ -314,8 +335,8 @@ export class OnnxGradOps implements Ops<GradValue> {
     return this.push(y, x.shape, [x, gamma, beta], (g) => {
       const out: [GradValue, string][] = [];
       if (x.needsGrad) out.push([x, fromGroups(this.normalizeGrad(toGroups(this.node("Mul", [g, gamma.name])), xhatG, rstd))]);
-      out.push([gamma, this.reduceSum(this.node("Mul", [g, xhat]), [0, 1, 2], false)]);
-      out.push([beta, this.reduceSum(g, [0, 1, 2], false)]);
+      if (gamma.needsGrad) out.push([gamma, this.reduceSum(this.node("Mul", [g, xhat]), [0, 1, 2], false)]);
+      if (beta.needsGrad) out.push([beta, this.reduceSum(g, [0, 1, 2], false)]);
       return out;
     });
   }
@@ -330,8 +351,8 @@ export class OnnxGradOps implements Ops<GradValue> {
     return this.push(y, x.shape, [x, gamma, beta], (g) => {
       const out: [GradValue, string][] = [];
       if (x.needsGrad) out.push([x, this.normalizeGrad(this.node("Mul", [g, gamma.name]), xhat, rstd)]);
-      out.push([gamma, this.reduceSum(this.node("Mul", [g, xhat]), allButLast, false)]);
-      out.push([beta, this.reduceSum(g, allButLast, false)]);
+      if (gamma.needsGrad) out.push([gamma, this.reduceSum(this.node("Mul", [g, xhat]), allButLast, false)]);
+      if (beta.needsGrad) out.push([beta, this.reduceSum(g, allButLast, false)]);
       return out;
     });
   }

@@ -64,6 +64,8 @@ export interface RunManifest {
   checkpoints?: Record<string, Record<string, string>>;
   /** Where a training's weights started (train.init other than scratch). */
   init?: { spec: string; source: string; sha256: string; added_words: string[] };
+  /** Training runs: trainable and total parameters and their ratio (train.adapter: src/train/adapter.ts). */
+  parameters?: { trainable: number; total: number; ratio: number; model: number; fraction_of_full: number; adapter: { kind: "lora"; rank: number; alpha: number; targets: string[]; layers: number } | null };
 }
 
 export function gitCommit(): string | null {

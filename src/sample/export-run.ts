@@ -9,6 +9,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { exportModel, type ExportModelResult } from "../export/model-export.js";
+import { UsageError } from "../errors.js";
+import { mergeLora } from "../nn/lora.js";
 import { recordRunOutputs, type RecordResult } from "./record-outputs.js";
 import { defaultExportFile, loadRunWeights, openRun, tokenizerJson } from "./run-model.js";
 
@@ -18,6 +20,8 @@ export interface ExportRunOptions {
   out?: string;
   /** EMA weights (default: the run's sample.ema) or the raw ones. */
   ema?: boolean;
+  /** A LoRA run: fold the adapter into the base weights, W + (α/r)·A·B, and write a plain model. */
+  merge?: boolean;
 }
 
 export interface ExportRunResult extends ExportModelResult {
@@ -35,15 +39,18 @@ export function exportRun(o: ExportRunOptions): ExportRunResult {
   const ema = o.ema ?? info.config.sample.ema;
   let file = o.out === undefined ? defaultExportFile(info.runDir) : path.resolve(o.out);
   if (o.out !== undefined && (o.out.endsWith("/") || (fs.existsSync(file) && fs.statSync(file).isDirectory()))) file = path.join(file, "model.onnx");
+  if (o.merge && !info.config.train.adapter) throw new UsageError(`--merge: ${info.runDir} has no adapter to merge (its config has no train.adapter)`);
   const weights = loadRunWeights(info, ema);
   const replaced = fs.existsSync(file);
+  const merge = o.merge === true && weights.lora !== null;
   const result = exportModel({
     model: info.config.model,
     diffusion: info.config.diffusion,
-    params: weights.params,
+    params: merge && weights.lora ? mergeLora(weights.params, weights.lora) : weights.params,
+    lora: merge ? null : weights.lora,
     tokenizer: tokenizerJson(info),
     file,
-    source: { run: info.runDir, step: weights.step, ema, config_hash: info.configHash },
+    source: { run: info.runDir, step: weights.step, ema, config_hash: info.configHash, ...(weights.lora ? { lora: merge ? ("merged" as const) : ("unmerged" as const) } : {}) },
   });
   const runManifest = recordRunOutputs(info.runDir, [result.file, result.sidecarFile]);
   return { ...result, runDir: info.runDir, step: weights.step, ema, replaced, runManifest };

@@ -62,7 +62,7 @@ export async function openNetwork(req: OpenNetworkRequest): Promise<OpenedNetwor
     for (const w of backend.warnings) progress.warn(w);
     const weights = loadRunWeights(run, req.ema);
     return {
-      session: tfjsNetwork(run.config.model, weights.params),
+      session: tfjsNetwork(run.config.model, weights.params, weights.lora),
       step: weights.step,
       engine: { engine: "tfjs", backend: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, file: null },
     };
@@ -75,7 +75,8 @@ export async function openNetwork(req: OpenNetworkRequest): Promise<OpenedNetwor
   if (exported === null) {
     network = (await onnxNetworkFromFile(file, options)).network;
   } else {
-    network = await onnxNetworkFromParams(run.config.model, loadRunWeights(run, req.ema).params, options);
+    const weights = loadRunWeights(run, req.ema);
+    network = await onnxNetworkFromParams(run.config.model, weights.params, options, weights.lora);
   }
   return { session: network, step, engine: onnxInfo(network.session, exported === null ? file : null, exported === "no export" || exported === null ? undefined : exported) };
 }

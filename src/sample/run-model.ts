@@ -15,6 +15,8 @@ import { Tokenizer, type TokenizerJson } from "../model/tokenizer.js";
 import { requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { checkpointFiles, requireUnchangedIfRecorded } from "../runs/integrity.js";
 import { checkpointDir, latestWeights, listCheckpoints } from "../train/checkpoint.js";
+import { networkWeights } from "../train/adapter.js";
+import type { LoraPlan } from "../nn/lora.js";
 
 /** What the files of a run are checked against its manifest for, before they are read (runs/integrity.ts). */
 const USE = "sample from it or export it";
@@ -36,7 +38,10 @@ export interface RunWeights {
   /** Training step of the checkpoint the weights come from. */
   step: number;
   ema: boolean;
+  /** For a LoRA run (train.adapter): the base's weights and the adapter's. */
   params: ParamMap;
+  /** The LoRA adapter the network runs, or null. */
+  lora: LoraPlan | null;
 }
 
 /** Opens a run folder: config and tokenizer (UsageError for a missing or foreign folder). */
@@ -71,10 +76,16 @@ export function latestStep(runDir: string): number {
 export function loadRunWeights(info: RunInfo, ema: boolean): RunWeights {
   const name = ema ? "ema" : "params";
   requireUnchangedIfRecorded(info.runDir, checkpointFiles(latestStep(info.runDir), [`${name}.bin`, `${name}.json`]), USE);
+  const vocab = info.tokenizer?.size ?? 0;
+  if (info.config.train.adapter) {
+    // the adapter on the base it was trained on (checked by sha256), as the LoRA layer runs it
+    const w = networkWeights(info.runDir, info.config, vocab, ema);
+    return { step: w.step, ema, params: w.params, lora: w.lora };
+  }
   const { step, params } = latestWeights(info.runDir, ema);
-  const specs = modelParamSpecs(info.config.model, info.tokenizer?.size ?? 0);
+  const specs = modelParamSpecs(info.config.model, vocab);
   checkParams(specs, params, path.join(checkpointDir(info.runDir, step), ema ? "ema.bin" : "params.bin"));
-  return { step, ema, params };
+  return { step, ema, params, lora: null };
 }
 
 /** The tokenizer as stored (for the export sidecar). */

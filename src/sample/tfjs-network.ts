@@ -9,6 +9,7 @@ import type { Denoiser } from "../diffusion/samplers/types.js";
 import { forward } from "../model/model.js";
 import type { ParamMap } from "../model/params.js";
 import { TfjsOps, paramTensors, disposeTensors } from "../nn/tfjs-ops.js";
+import { withLora, type LoraPlan } from "../nn/lora.js";
 import type { ConditionInputs } from "./conditions.js";
 
 export interface NetworkSession {
@@ -20,9 +21,10 @@ export interface NetworkSession {
   dispose(): void;
 }
 
-export function tfjsNetwork(model: ModelConfig, params: ParamMap): NetworkSession {
+/** `lora`: run the adapter among `params` as a LoRA layer (src/nn/lora.ts). */
+export function tfjsNetwork(model: ModelConfig, params: ParamMap, lora: LoraPlan | null = null): NetworkSession {
   const tensors = paramTensors(params);
-  const ops = new TfjsOps(tensors);
+  const ops = lora ? withLora(new TfjsOps(tensors), lora) : new TfjsOps(tensors);
   const R = model.resolution;
   return {
     async run(x, t, inputs, cond) {

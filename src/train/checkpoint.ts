@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { WriteFailure, writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { RuntimeFailure } from "../errors.js";
 import type { ParamMap } from "../model/params.js";
+import type { AdapterState } from "./adapter.js";
 
 export const CHECKPOINT_FORMAT = "diffx-checkpoint/1";
 const KEEP = 3;
@@ -24,6 +25,8 @@ export interface TrainState {
   rng: { seed: number; derivation: string };
   /** The last logged loss (to continue the smoothed display). */
   loss: number | null;
+  /** LoRA runs: the adapter and the sha256 of the base it was trained on (the tensors hold only the adapter). */
+  adapter?: AdapterState;
 }
 
 export interface Checkpoint {

@@ -23,6 +23,7 @@ import { RuntimeFailure } from "../errors.js";
 import { lossWeights, type ObjectiveConfig } from "../diffusion/objective.js";
 import { forward } from "../model/model.js";
 import { OnnxGradOps, type GradValue } from "../nn/onnx-grad.js";
+import { withLora, type LoraPlan } from "../nn/lora.js";
 import { createOnnxSession } from "../export/onnx-runner.js";
 import type { StepInputs } from "./step-inputs.js";
 
@@ -41,6 +42,10 @@ export interface OnnxGradientOptions {
   objective: ObjectiveConfig;
   /** Intra-op threads (default: all cores). The same count gives the same bits. */
   threads?: number;
+  /** Parameters that are not trained (a LoRA run's base): initializers of the graph, no gradient work. */
+  frozen?: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
+  /** The LoRA adapter the forward runs (its parameters are among `params`). */
+  lora?: LoraPlan | null;
 }
 
 const LOSS = "loss";
@@ -55,7 +60,8 @@ const gradName = (param: string): string => `grad:${param}`;
 export function buildTrainingGraph(o: Omit<OnnxGradientOptions, "threads">): { bytes: Uint8Array; withGradient: Set<string> } {
   const { model, batch: B } = o;
   const R = model.resolution;
-  const ops = new OnnxGradOps(new Map(o.params.map((p) => [p.name, p.shape])));
+  const ops = new OnnxGradOps(new Map(o.params.map((p) => [p.name, p.shape])), o.frozen);
+  const net = o.lora ? withLora(ops, o.lora) : ops;
   const xt = ops.input("x_t", "float32", [B, R, R, 3]);
   const t = ops.input("t", "float32", [B]);
   const cond = ops.input("cond", "float32", [B]);
@@ -63,7 +69,7 @@ export function buildTrainingGraph(o: Omit<OnnxGradientOptions, "threads">): { b
   const sketch = model.conditioning === "sketch" ? ops.input("sketch", "float32", [B, R, R, 1]) : undefined;
   const target = ops.input("target", "float32", [B, R, R, 3]);
   const weights = ops.input("loss_weight", "float32", [B]);
-  const predicted = forward(ops, model, { x: xt, t, cond, tokens, sketch });
+  const predicted = forward(net, model, { x: xt, t, cond, tokens, sketch });
   const loss = diffusionLossGraph(ops, predicted, target, weights);
   const grads = ops.backward(loss);
   ops.output(loss, LOSS);

@@ -28,7 +28,9 @@ import { lineChartSvg } from "../report/line-chart.js";
 import { generate } from "../sample/generate.js";
 import { tfjsNetwork } from "../sample/tfjs-network.js";
 import type { Condition } from "../sample/conditions.js";
-import { latestCheckpoint, latestWeights } from "./checkpoint.js";
+import { latestCheckpoint } from "./checkpoint.js";
+import { networkWeights, parameterCounts } from "./adapter.js";
+import type { LoraPlan } from "../nn/lora.js";
 import { runWorkers } from "./run-workers.js";
 import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
 import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./trainer.js";
@@ -289,6 +291,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (!opened.manifest) {
       const source = loadInitSource(config.train.init);
       if (source) manifest.init = { spec: config.train.init, source: source.label, sha256: source.sha256, added_words: tokenizer && source.tokenizer ? tokenizer.vocab.slice(source.tokenizer.size) : [] };
+      manifest.parameters = parameterCounts(config, tokenizer?.size ?? 0);
     }
     const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
@@ -361,7 +364,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       const done = !result.interrupted && result.step >= config.train.steps;
       if (done && o.finish !== false) {
         if (parallel) await initBackend(requested, { threads: config.engine.threads }); // the plots and grid run here, after the workers
-        await finishRun(runDir, config, latestWeights(runDir, true).params, tokenizer, data, o.progress);
+        const weights = networkWeights(runDir, config, tokenizer?.size ?? 0, true); // a LoRA run: the adapter on its base
+        await finishRun(runDir, config, weights.params, weights.lora, tokenizer, data, o.progress);
       }
       manifest.status = done ? "finished" : "interrupted";
       manifest.finished = new Date().toISOString();
@@ -384,7 +388,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 }
 
 /** plots/loss.svg (+ .png) and samples/grid.png from the EMA weights. */
-async function finishRun(runDir: string, config: Config, ema: ParamMap, tokenizer: Tokenizer | null, data: TrainingSet, progress: ProgressSink): Promise<void> {
+async function finishRun(runDir: string, config: Config, ema: ParamMap, lora: LoraPlan | null, tokenizer: Tokenizer | null, data: TrainingSet, progress: ProgressSink): Promise<void> {
   const metrics = readMetrics(runDir);
   const svg = lineChartSvg(
     [
@@ -399,7 +403,7 @@ async function finishRun(runDir: string, config: Config, ema: ParamMap, tokenize
   } catch (err) {
     progress.warn(`could not render plots/loss.png (${(err as Error).message}); plots/loss.svg is written`);
   }
-  await writeSampleGrid(path.join(runDir, "samples", "grid.png"), config, ema, tokenizer, data);
+  await writeSampleGrid(path.join(runDir, "samples", "grid.png"), config, ema, tokenizer, data, lora);
 }
 
 /**
@@ -407,7 +411,7 @@ async function finishRun(runDir: string, config: Config, ema: ParamMap, tokenize
  * weights with the config's sampler (at most 25 steps), conditioned on the first training pairs. Exported for `diffx verify`, which
  * regenerates it from the final checkpoint. Writes nothing when `train.sample_grid` is 0.
  */
-export async function writeSampleGrid(file: string, config: Config, ema: ParamMap, tokenizer: Tokenizer | null, data: TrainingSet): Promise<void> {
+export async function writeSampleGrid(file: string, config: Config, ema: ParamMap, tokenizer: Tokenizer | null, data: TrainingSet, lora: LoraPlan | null = null): Promise<void> {
   const k = Math.min(config.train.sample_grid, Math.max(1, data.n));
   if (config.train.sample_grid === 0) return;
   const R = config.model.resolution;
@@ -417,7 +421,7 @@ export async function writeSampleGrid(file: string, config: Config, ema: ParamMa
     if (config.model.conditioning === "sketch" && data.sketches) return { sketch: data.sketches.slice(row * R * R, (row + 1) * R * R), sketchSource: data.ids[row] };
     return {};
   });
-  const session = tfjsNetwork(config.model, ema);
+  const session = tfjsNetwork(config.model, ema, lora);
   try {
     const images = await generate({
       session,

@@ -27,7 +27,10 @@ import { forward } from "../model/model.js";
 import type { ParamMap } from "../model/params.js";
 import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer } from "../model/tokenizer.js";
-import { TfjsOps, paramVariables, disposeTensors } from "../nn/tfjs-ops.js";
+import { TfjsOps, paramVariables, paramTensors, disposeTensors } from "../nn/tfjs-ops.js";
+import { withLora } from "../nn/lora.js";
+import { initParams } from "../model/params.js";
+import { checkAdapterBase, setupAdapter } from "./adapter.js";
 import { Rng } from "../engine/rng.js";
 import { Adam, ADAM_DEFAULTS, globalNorm, updateEma } from "./optimizer.js";
 import { learningRate } from "./lr.js";
@@ -118,8 +121,11 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   // ---- state: fresh or from a checkpoint
   let step = 0;
   let pos: DataPosition = { epoch: 0, offset: 0 };
+  // train.adapter: a frozen base and the adapter's parameters, the only trainable ones (adapter.ts)
+  const adapter = setupAdapter(config, specs);
+  if (adapter && o.resumeFrom) checkAdapterBase(o.resumeFrom.state.adapter, adapter, o.resumeFrom.dir);
   // train.init: seeded initialisation, or a base's / another run's weights (init.ts)
-  const init = o.resumeFrom ? o.resumeFrom.params : startingWeights(config, specs, initSeed(config.seed));
+  const init = o.resumeFrom ? o.resumeFrom.params : adapter ? initParams(adapter.specs, initSeed(config.seed)) : startingWeights(config, specs, initSeed(config.seed));
   // host state, one Float32Array per parameter in `names` order (the checkpoint's order)
   const names = [...init.keys()];
   const shapes = names.map((n) => init.get(n)!.shape.slice());
@@ -145,19 +151,20 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   // tfjs variables: a mirror of `params` for the tfjs gradient path and the VLB evaluation
   // (uploaded from copies: tf.tensor may keep the array it is given, and `params` changes in place)
   const vars = paramVariables(init);
+  const frozen = adapter ? paramTensors(adapter.frozen) : null;
   let mirrorStale = false;
   const syncMirror = (): void => {
     if (!mirrorStale) return;
     names.forEach((n, k) => tf.tidy(() => vars.get(n)!.assign(tf.tensor(params[k].slice(), shapes[k], "float32"))));
     mirrorStale = false;
   };
-  const ops = new TfjsOps(vars);
+  const ops = adapter && frozen ? withLora(new TfjsOps(new Map<string, tf.Tensor>([...frozen, ...vars])), adapter.plan) : new TfjsOps(vars);
   const log = reducer.rank === 0 ? new MetricsLog(path.join(o.runDir, "metrics.jsonl"), step) : null;
   const gradients = chooseGradientEngine(config.engine.gradients, tf.getBackend());
   // onnx: loss and gradients in onnxruntime-node (bits independent of its thread count)
   const onnxGrads =
     gradients.engine === "onnx"
-      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: o.threads ?? onnxThreadsPerWorker(reducer.world) })
+      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: o.threads ?? onnxThreadsPerWorker(reducer.world), frozen: adapter?.frozen, lora: adapter?.plan })
       : null;
 
   // fixed VLB batch: first pairs of the held-out set, evenly spread timesteps, fixed noise
@@ -174,7 +181,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
     if (reducer.rank !== 0 || savedStep === step) return;
     savedStep = step;
     writeCheckpoint(o.runDir, {
-      state: { format: CHECKPOINT_FORMAT, step, optimizer_step: adam.t, data: pos, rng: { seed: config.seed, derivation: "Rng(seed, 'sample', step, i); Rng(seed, 'data', epoch)" }, loss: lastLoss },
+      state: { format: CHECKPOINT_FORMAT, step, optimizer_step: adam.t, data: pos, rng: { seed: config.seed, derivation: "Rng(seed, 'sample', step, i); Rng(seed, 'data', epoch)" }, loss: lastLoss, ...(adapter ? { adapter: adapter.state } : {}) },
       params: asParamMap(params),
       ema: asParamMap(ema),
       adamM: asParamMap(adam.m),
@@ -309,6 +316,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
     log?.close();
     await onnxGrads?.release();
     disposeTensors(vars);
+    if (frozen) disposeTensors(frozen);
   }
   return { step, interrupted, gradients: gradients.engine, params: asParamMap(params), ema: asParamMap(ema) };
 }

@@ -13,7 +13,7 @@ import { RuntimeFailure } from "../errors.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { RUN_FILES } from "../runs/folder.js";
 import type { StageRunners } from "../runs/verify.js";
-import { latestWeights } from "../train/checkpoint.js";
+import { networkWeights } from "../train/adapter.js";
 import { TIMING_FIELDS } from "../train/metrics-log.js";
 import { subset } from "../train/training-set.js";
 
@@ -60,8 +60,8 @@ export const stageRunners: StageRunners = {
     const data = subset(all, split.train, R);
     const tokFile = path.join(o.runDir, RUN_FILES.tokenizer);
     const tokenizer = config.model.conditioning === "text" ? Tokenizer.fromJSON(readJson(tokFile), tokFile) : null;
-    const { step, params } = latestWeights(o.runDir, true);
-    await writeSampleGrid(o.file, config, params, tokenizer, data);
+    const { step, params, lora } = networkWeights(o.runDir, config, tokenizer?.size ?? 0, true);
+    await writeSampleGrid(o.file, config, params, tokenizer, data, lora);
     return { step };
   },
 

@@ -11,6 +11,7 @@ import { Reporter } from "../output.js";
 interface ExportOpts {
   out?: string;
   ema?: boolean;
+  merge?: boolean;
 }
 
 export function registerExport(program: Command): void {
@@ -20,18 +21,19 @@ export function registerExport(program: Command): void {
     .option("--out <file>", "output .onnx file, or a folder for model.onnx (default RUN/export/model.onnx)")
     .option("--ema", "export the EMA weights (default: as the run samples, sample.ema)")
     .option("--no-ema", "export the raw (non-EMA) weights")
+    .option("--merge", "a LoRA run: fold the adapter into the base, W + (α/r)·B·A, and write a plain model")
     .action(async (run: string, opts: ExportOpts, cmd: Command) => {
       // loaded here, not at start-up: they pull in tfjs and the ONNX protobuf bindings
       const { ONNX_IR_VERSION, ONNX_OPSET } = await import("../../nn/onnx-graph.js");
       const { exportRun } = await import("../../sample/export-run.js");
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
-      const r = exportRun({ run, out: opts.out, ema: opts.ema });
+      const r = exportRun({ run, out: opts.out, ema: opts.ema, merge: opts.merge });
       if (!r.runManifest.recorded && r.file.startsWith(r.runDir)) rep.warn(`the run manifest was not updated: ${r.runManifest.reason}`);
       const human = [
         `${r.replaced ? "replaced" : "wrote"} ${r.file} (${formatBytes(r.bytes)}, ${r.parameterCount} parameters, ${r.nodeCount} nodes, ONNX IR ${ONNX_IR_VERSION} / opset ${ONNX_OPSET})`,
         `sidecar: ${r.sidecarFile}`,
-        `weights: ${r.ema ? "EMA" : "raw"}, checkpoint step ${r.step}`,
+        `weights: ${r.ema ? "EMA" : "raw"}, checkpoint step ${r.step}${r.sidecar.source.lora ? `, LoRA adapter ${r.sidecar.source.lora}` : ""}`,
       ].join("\n");
       rep.result(human, {
         file: r.file,
@@ -44,6 +46,7 @@ export function registerExport(program: Command): void {
         step: r.step,
         ema: r.ema,
         replaced: r.replaced,
+        lora: r.sidecar.source.lora ?? null,
         run_manifest_updated: r.runManifest.recorded,
       });
     });
