@@ -4,7 +4,6 @@
  * The config and tokenizer are read first and cheaply, so argument errors are reported before
  * any weights are loaded.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Config } from "../config/schema.js";
 import { loadConfig } from "../config/load.js";
@@ -14,6 +13,7 @@ import { modelParamSpecs } from "../model/model.js";
 import { Tokenizer, type TokenizerJson } from "../model/tokenizer.js";
 import { requireRunDir, RUN_FILES } from "../runs/folder.js";
 import { checkpointFiles, requireUnchangedIfRecorded } from "../runs/integrity.js";
+import { openRunTokenizer } from "../train/run-tokenizer.js";
 import { checkpointDir, latestWeights, listCheckpoints } from "../train/checkpoint.js";
 import { networkWeights } from "../train/adapter.js";
 import type { LoraPlan } from "../nn/lora.js";
@@ -48,19 +48,8 @@ export interface RunWeights {
 export function openRun(run: string): RunInfo {
   const runDir = requireRunDir(run);
   const { config, hash } = loadConfig(path.join(runDir, RUN_FILES.config));
-  let tokenizer: Tokenizer | null = null;
-  if (config.model.conditioning === "text") {
-    requireUnchangedIfRecorded(runDir, [RUN_TOKENIZER_FILE], USE);
-    const file = path.join(runDir, RUN_TOKENIZER_FILE);
-    let json: unknown;
-    try {
-      json = JSON.parse(fs.readFileSync(file, "utf8"));
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
-      throw new RuntimeFailure(missing ? `${file}: missing (a text-conditioned run keeps its tokenizer there)` : `${file}: unreadable tokenizer (${(err as Error).message})`);
-    }
-    tokenizer = Tokenizer.fromJSON(json, file);
-  }
+  if (config.model.conditioning === "text") requireUnchangedIfRecorded(runDir, [RUN_TOKENIZER_FILE], USE);
+  const tokenizer = openRunTokenizer(runDir, config);
   return { runDir, config, configHash: hash, tokenizer };
 }
 
