@@ -22,7 +22,7 @@ import { LADDERS } from "../../src/metrics/disturb.js";
 import { statsSeed } from "../../src/eval/run-eval.js";
 
 const CONFIG = path.join(ROOT, "configs", "ci-tiny.yaml");
-const SETS = ["model.resolution=32", "dataset.image_size=32", "dataset.name=check-32", "dataset.n=40", "eval.folds=2", "eval.samples_per_fold=20"];
+const SETS = ["model.resolution=32", "model.attention=[16]", "dataset.image_size=32", "dataset.name=check-32", "dataset.n=40", "eval.folds=2", "eval.samples_per_fold=20"];
 const cwd = tempDir("diffx-metrics-check-");
 const args = (features: string, json: boolean): string[] => [...(json ? ["--json"] : []), "metrics", "check", CONFIG, "--features", features, ...SETS.flatMap((s) => ["--set", s])];
 
