@@ -15,7 +15,8 @@
  * keeps its id and its learned embedding, and each new word's embedding row starts as a copy of
  * the source's <unk> row — so before fine-tuning the model reads a new word exactly as the
  * source read it (as unknown), and fine-tuning gives it a meaning of its own. The alternative,
- * mapping new words to <unk> for good, would make them indistinguishable forever.
+ * mapping new words to <unk> for good, would make them indistinguishable forever. (A LoRA run,
+ * train.adapter, freezes the embedding with the rest of the base: there new words stay <unk>.)
  */
 import * as path from "node:path";
 import type { Config, DiffusionConfig, ModelConfig } from "../config/schema.js";
@@ -66,6 +67,9 @@ export function loadInitSource(spec: string): InitSource | null {
   }
   const runDir = requireRunDir(init.path);
   const { config } = loadConfig(path.join(runDir, RUN_FILES.config));
+  if (config.train.adapter) {
+    throw new UsageError(`train.init: ${runDir} is a LoRA run (its checkpoints hold only the adapter); fine-tune from its base (${config.train.init}) with the same train.adapter, or from a merged export`);
+  }
   const steps = listCheckpoints(runDir);
   if (steps.length === 0) throw new UsageError(`train.init: ${runDir} has no checkpoint yet (train it first)`);
   const step = init.step ?? steps[steps.length - 1];
