@@ -4,8 +4,8 @@ import type { Command } from "commander";
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
 import { collectSets } from "./config.js";
+import { checkTrainArgs } from "./train.js";
 import { withInterrupt } from "../interrupt.js";
-import { UsageError } from "../../errors.js";
 import { DIFFX_VERSION } from "../../runs/version.js";
 
 interface PretrainOpts {
@@ -32,13 +32,7 @@ export function registerPretrain(program: Command): void {
     .action(async (config: string | undefined, opts: PretrainOpts, cmd: Command) => {
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
-      if (config && opts.resume) throw new UsageError("give either CONFIG or --resume RUN, not both");
-      if (!config && !opts.resume) throw new UsageError("give a pretraining CONFIG (e.g. configs/pretrain-art-32.yaml) or --resume RUN");
-      if (opts.resume && opts.set.length) throw new UsageError("--set cannot change a run being resumed (its config.yaml is used as recorded)");
-      const stopAt = opts.untilStep === undefined ? undefined : Number(opts.untilStep);
-      if (stopAt !== undefined && !(Number.isInteger(stopAt) && stopAt > 0)) throw new UsageError(`--until-step ${opts.untilStep}: expected a positive whole number`);
-      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError(`--threads ${opts.threads}: expected a positive whole number`);
+      const { stopAt, threads } = checkTrainArgs("pretrain", config, opts, "a pretraining CONFIG (e.g. configs/pretrain-art-32.yaml)");
       const { runPretrain, writeBaseFromRun, defaultBaseDir } = await import("../../train/pretrain.js"); // lazily: tfjs is slow to import
       const { scoreBase } = await import("../../eval/base-scores.js");
       const r = await withInterrupt(rep, (signal) =>

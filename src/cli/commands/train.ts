@@ -16,6 +16,23 @@ interface TrainOpts {
   threads?: string;
 }
 
+/**
+ * The checks `train` and `pretrain` share: CONFIG or --resume (not both, no --set on a resume),
+ * and --until-step / --threads as positive whole numbers. `want` names what CONFIG should be.
+ */
+export function checkTrainArgs(command: string, config: string | undefined, opts: { set: string[]; resume?: string; untilStep?: string; threads?: string }, want: string): { stopAt?: number; threads?: number } {
+  if (config && opts.resume) throw new UsageError("give either CONFIG or --resume RUN, not both");
+  if (!config && !opts.resume) throw new UsageError(`give ${want} or --resume RUN`);
+  if (opts.resume && opts.set.length) {
+    throw new UsageError(`--set cannot change a run being resumed (its config.yaml is used as recorded, and verify re-runs it); to train with other settings, start a new run: diffx ${command} ${path.join(opts.resume, "config.yaml")} ${opts.set.map((s) => `--set ${s}`).join(" ")}`);
+  }
+  const stopAt = opts.untilStep === undefined ? undefined : Number(opts.untilStep);
+  if (stopAt !== undefined && !(Number.isInteger(stopAt) && stopAt > 0)) throw new UsageError(`--until-step ${opts.untilStep}: expected a positive whole number`);
+  const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError(`--threads ${opts.threads}: expected a positive whole number`);
+  return { stopAt, threads };
+}
+
 export function registerTrain(program: Command): void {
   program
     .command("train [config]")
@@ -29,15 +46,7 @@ export function registerTrain(program: Command): void {
     .action(async (config: string | undefined, opts: TrainOpts, cmd: Command) => {
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
-      if (config && opts.resume) throw new UsageError("give either CONFIG or --resume RUN, not both");
-      if (!config && !opts.resume) throw new UsageError("give a CONFIG file (e.g. configs/quickstart.yaml) or --resume RUN");
-      if (opts.resume && opts.set.length) {
-        throw new UsageError(`--set cannot change a run being resumed (its config.yaml is used as recorded, and verify re-runs it); to train with other settings, start a new run: diffx train ${path.join(opts.resume, "config.yaml")} ${opts.set.map((s) => `--set ${s}`).join(" ")}`);
-      }
-      const stopAt = opts.untilStep === undefined ? undefined : Number(opts.untilStep);
-      if (stopAt !== undefined && !(Number.isInteger(stopAt) && stopAt > 0)) throw new UsageError(`--until-step ${opts.untilStep}: expected a positive whole number`);
-      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError(`--threads ${opts.threads}: expected a positive whole number`);
+      const { stopAt, threads } = checkTrainArgs("train", config, opts, "a CONFIG file (e.g. configs/quickstart.yaml)");
       const { runTraining } = await import("../../train/run.js"); // loaded lazily: tfjs is slow to import
       const r = await withInterrupt(rep, (signal) =>
         runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, threads, progress: rep, signal, stopAt }),
