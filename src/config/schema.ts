@@ -41,6 +41,10 @@ export const modelSchema = z
     text_layers: nonNegInt().default(2).describe("text encoder transformer layers"),
     text_heads: posInt().default(4).describe("text encoder attention heads"),
     max_tokens: posInt().default(24).describe("caption length in tokens (longer captions are cut)"),
+    text_pool: z
+      .boolean()
+      .default(false)
+      .describe("also add the mean of the text tokens, through a linear layer, to the timestep embedding: a global text condition in every residual block beside the cross-attention (as GLIDE and Imagen do)"),
     sketch_channels: posInt().default(16).describe("width of the sketch encoder's first level"),
   })
   .describe("the noise-prediction network and its condition encoders");

@@ -5,7 +5,7 @@
  * Targets (`train.adapter.targets`), as layer-name patterns of src/model:
  *   attn_q, attn_k, attn_v, attn_out   the UNet's self- and cross-attention projections
  *   text_proj                          the cross-attention k and v: the projections of the text tokens into the UNet
- *   time                               the time-embedding MLP and every residual block's time projection
+ *   time                               the time-embedding MLP (and its pooled-text projection, model.text_pool) and every residual block's time projection
  *   conv3x3                            every 3×3 convolution of the UNet (conv_in, residual convs, down/upsampling, out.conv)
  *   conv1x1                            the UNet's 1×1 convolutions (residual skip projections, written as linears)
  *   text_encoder                       every linear of the text encoder's transformer layers (q, k, v, out, MLP)
@@ -36,7 +36,7 @@ const PATTERNS: Record<LoraTarget, (layer: string, weight: ParamSpec) => boolean
   attn_v: (l) => UNET_ATTENTION.test(l) && l.endsWith(".v"),
   attn_out: (l) => UNET_ATTENTION.test(l) && l.endsWith(".out"),
   text_proj: (l) => /^(down|up)\.\d+\.cross\.\d+\.(k|v)$/.test(l),
-  time: (l) => /^time\.mlp\.\d+$/.test(l) || /^(down|up)\.\d+\.res\.\d+\.time$/.test(l),
+  time: (l) => /^time\.(mlp\.\d+|text)$/.test(l) || /^(down|up)\.\d+\.res\.\d+\.time$/.test(l),
   conv3x3: (l, w) => w.shape.length === 4 && w.shape[0] === 3 && w.shape[1] === 3 && !l.startsWith("sketch.") && !l.startsWith("text."),
   conv1x1: (l) => /^(down|up)\.\d+\.res\.\d+\.skip$/.test(l),
   text_encoder: (l, w) => /^text\.layer\.\d+\./.test(l) && w.shape.length === 2,

@@ -3,6 +3,9 @@
  * 2020, App. B), written once against the op interface.
  *
  *   t [N] ─ sinusoidal(time_dim) ─ time.mlp.0 ─ SiLU ─ time.mlp.1 ─► temb
+ *   [+ time.text(mean of the text tokens)]   (model.text_pool: a global text condition that reaches
+ *                                              every residual block, as GLIDE and Imagen add a pooled
+ *                                              text embedding to the timestep embedding)
  *   x [N, R, R, 3] ─ conv_in ─► level 0 … level L−1 (encoder) ─► level L−1 … level 0 (decoder) ─ out
  *
  * Encoder level i (width channels[i], resolution R/2^i):
@@ -20,7 +23,8 @@
  *
  * Zero-initialised (as in improved DDPM / ADM): the second conv of every residual block, the
  * output projection of every attention block, and the final conv, so every block starts as
- * the identity and the network starts predicting 0.
+ * the identity and the network starts predicting 0. `time.text` starts at zero too, so turning
+ * text_pool on adds nothing until training moves it.
  */
 import type { ModelConfig } from "../config/schema.js";
 import { RuntimeFailure, UsageError } from "../errors.js";
@@ -97,11 +101,17 @@ function checkCrossHeads(cfg: ModelConfig, level: UnetLevel): void {
 }
 
 /** Parameter declarations of the UNet (without the condition encoders), in forward order. */
+/** Whether the model adds the pooled text tokens to the timestep embedding (model.text_pool). */
+function textPooled(cfg: ModelConfig): boolean {
+  return cfg.conditioning === "text" && cfg.text_pool;
+}
+
 export function unetSpecs(cfg: ModelConfig): ParamSpec[] {
   const levels = unetLevels(cfg);
   const specs: ParamSpec[] = [
     ...linearSpecs("time.mlp.0", cfg.time_dim, cfg.time_dim),
     ...linearSpecs("time.mlp.1", cfg.time_dim, cfg.time_dim),
+    ...(textPooled(cfg) ? linearSpecs("time.text", cfg.text_dim, cfg.time_dim, { zeroInit: true }) : []),
     ...convSpecs("conv_in", 3, IMAGE_CHANNELS, levels[0].channels),
   ];
   let width = levels[0].channels;
@@ -141,7 +151,11 @@ export interface UnetConditions<T> {
 export function unet<T>(ops: Ops<T>, cfg: ModelConfig, x: T, t: T, cond: UnetConditions<T>): T {
   const levels = unetLevels(cfg);
   const g = cfg.groups;
-  const temb = linear(ops, ops.silu(linear(ops, timestepEmbedding(ops, t, cfg.time_dim), "time.mlp.0")), "time.mlp.1");
+  let temb = linear(ops, ops.silu(linear(ops, timestepEmbedding(ops, t, cfg.time_dim), "time.mlp.0")), "time.mlp.1");
+  if (textPooled(cfg)) {
+    if (!cond.context) throw new RuntimeFailure("unet: model.text_pool needs the text context (model.conditioning is text)");
+    temb = ops.add(temb, linear(ops, ops.mean(cond.context, [1], false), "time.text"));
+  }
 
   const crossAttend = (h: T, name: string): T => {
     if (!cond.context) throw new RuntimeFailure(`unet: ${name} needs the text context (model.conditioning is text)`);

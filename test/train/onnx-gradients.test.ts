@@ -26,6 +26,7 @@ const OBJECTIVES = {
   text: { prediction: "eps", min_snr_gamma: 5 },
   sketch: { prediction: "v", min_snr_gamma: 5 },
   none: { prediction: "eps", min_snr_gamma: 0 },
+  "text-pool": { prediction: "v", min_snr_gamma: 0 },
 } as const;
 
 function i32(e: EncodedTensor): Int32Array {
