@@ -84,8 +84,8 @@ export function syntheticTrainingSet(config: Config): { data: TrainingSet; token
   return { data: { n, images, sketches, captions, ids }, tokenizer };
 }
 
-function gradientEngine(config: Config, backend: string): { gradients: string; gradientsReason: string } {
-  const chosen = chooseGradientEngine(config.engine.gradients, backend);
+function gradientEngine(config: Config): { gradients: string; gradientsReason: string } {
+  const chosen = chooseGradientEngine(config.engine.gradients);
   return { gradients: chosen.engine, gradientsReason: chosen.reason };
 }
 
@@ -165,7 +165,7 @@ export class StepTimer {
       batch: o.batch,
       resolution: config.model.resolution,
       conditioning: config.model.conditioning,
-      ...gradientEngine(config, report.name),
+      ...gradientEngine(config),
     };
     const timer = new StepTimer(info, config, data, tokenizer);
     if (o.withForward) timer.prepareForward();

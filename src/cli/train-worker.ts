@@ -1,8 +1,8 @@
 /**
  * Entry of one data-parallel training worker (a child process started by src/train/run-workers.ts).
  * Like main.ts for the main process, this entry alone decides the process's exit code.
- * It starts its own backend with its share of the CPU (or the one GPU CUDA_VISIBLE_DEVICES
- * shows it), reads the run folder the parent prepared, joins the all-reduce group and runs the
+ * It starts its own backend with its share of the CPU, opens its onnxruntime sessions on the CPU
+ * or on the one GPU CUDA_VISIBLE_DEVICES shows it (CUDA ordinal 0), reads the run folder the parent prepared, joins the all-reduce group and runs the
  * same training loop as a single process, on its shard of every global batch. Rank 0 alone
  * writes checkpoints and metrics.
  */
@@ -11,6 +11,7 @@ import { loadConfig } from "../config/load.js";
 import { initBackend, type BackendName } from "../engine/backend.js";
 import type { ProgressSink } from "../engine/progress.js";
 import { RUN_FILES } from "../runs/folder.js";
+import { onnxDevice } from "../export/cuda-provider.js";
 import { latestCheckpoint } from "../train/checkpoint.js";
 import { AllReduce } from "../train/parallel/allreduce.js";
 import { paramsDigest } from "../train/parallel/digest.js";
@@ -50,6 +51,7 @@ void runWorker(async (ctx) => {
       progress,
       signal: ctx.stopSignal(),
       threads: ctx.threads,
+      device: onnxDevice(args.device),
       stopAt: args.stopAt,
       digestEvery: args.digestEvery,
       onDigest: (step, buffers) => send({ kind: "digest", step, digest: paramsDigest(buffers) }),

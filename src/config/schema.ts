@@ -61,7 +61,7 @@ export const diffusionSchema = z
 export const devicesSchema = z
   .union([z.literal("auto"), posInt(), z.string().regex(/^\d+(,\d+)*$/, "a device list like 0,3,5")])
   .default(1)
-  .describe("training devices: a count, auto (all visible GPUs, else 1), or a GPU id list like 0,3,5");
+  .describe("training devices, one worker process each: a count, auto (every visible GPU when engine.device resolves to cuda, else 1 CPU worker), or a GPU id list like 0,3,5 (CUDA only)");
 
 /** `train.init`: where training starts (see src/train/init.ts). */
 export const INIT_PATTERN = /^(scratch|base:[A-Za-z0-9._-]+|run:.+)$/;
@@ -108,11 +108,17 @@ export const engineSchema = z
   .strictObject({
     backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto").describe("tfjs backend: auto picks tensorflow → wasm → cpu"),
     threads: z.union([z.literal("auto"), posInt()]).default("auto").describe("CPU threads for the wasm backend"),
+    device: z
+      .enum(["auto", "cpu", "cuda"])
+      .default("auto")
+      .describe(
+        "where onnxruntime-node computes the training gradients and samples (sample.engine onnx): cuda (its CUDA execution provider: CUDA 12, cuDNN 9; one worker process per GPU with train.devices), cpu, or auto = cuda where the CUDA provider loads, else cpu (the run manifest records the choice and why). `diffx doctor` says which piece CUDA is missing; `--device` overrides it for one command",
+      ),
     gradients: z
       .enum(["auto", "tfjs", "onnx"])
       .default("auto")
       .describe(
-        "where training computes the loss and its gradients: onnx (onnxruntime-node running a forward + gradient graph diffx builds from the same model code; within 1.5× of PyTorch per step on CPU, several times faster than tfjs-wasm), tfjs (the backend above, via tf.variableGrads), or auto = onnx when the tfjs backend is wasm or cpu, tfjs when it is tensorflow (tfjs-node / GPU). The parameter update (AdamW, EMA) runs on the host either way; the run manifest records the engine used (backend.gradients). The two engines agree to float32 rounding, not bit for bit: resume a run with the engine it started with",
+        "where training computes the loss and its gradients: onnx (onnxruntime-node running a forward + gradient graph diffx builds from the same model code; within 1.5× of PyTorch per step on CPU, several times faster than tfjs-wasm), tfjs (the backend above, via tf.variableGrads), or auto = onnx (on engine.device; the GPU path does not use tfjs). The parameter update (AdamW, EMA) runs on the host either way; the run manifest records the engine used (backend.gradients). The two engines agree to float32 rounding, not bit for bit: resume a run with the engine it started with",
       ),
   })
   .describe("tensor engine");

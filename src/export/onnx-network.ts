@@ -22,7 +22,7 @@ export interface OnnxNetwork {
   /** Network output for x [B·R·R·3], t [B], the batch's conditions, cond flags [B] (1 = condition, 0 = null). */
   run(x: Float32Array, t: Float32Array, inputs: OnnxConditionInputs, cond: Float32Array): Promise<Float32Array>;
   dispose(): void;
-  /** The onnxruntime session (provider, skipped providers, threads). */
+  /** The onnxruntime session (provider, threads). */
   readonly session: OnnxSession;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Running an exported model in onnxruntime-node: graph optimisation "all", one intra-op thread
- * per core that sleeps rather than spins when it runs out of work, the CUDA execution provider
- * first when it is wanted and present, else the CPU.
+ * per core that sleeps rather than spins when it runs out of work, on the CPU or on one GPU
+ * through onnxruntime's CUDA execution provider.
  *
  * Spinning (onnxruntime's default) keeps the intra-op threads busy-waiting between operators.
  * On the shared 2-core reference machine (load average 5–8 from other jobs) that made a
@@ -12,27 +12,24 @@
  * threads spin only when the machine is not busy (1-minute load average < CPUs, the rule the
  * wasm thread count follows). Results are bit-identical either way (tested).
  *
- * CUDA needs onnxruntime-node's CUDA provider library next to its binding (downloaded at
- * `npm install` on linux-x64 unless ONNXRUNTIME_NODE_INSTALL=skip). With it, CUDA is tried when
- * `DIFFX_ORT_CUDA=1` (or `cuda: "on"`), or — in the default "auto" mode — when an NVIDIA driver
- * is loaded. If the CUDA session cannot be created, the CPU is used and the reason is kept in
- * `skipped`.
- * `DIFFX_ORT_CUDA=0` (or `cuda: "off"`) never tries it.
+ * The device is given (OnnxSessionOptions.device, from engine.device through
+ * cuda-provider.ts's chooseDevice): the CPU, or onnxruntime's CUDA execution provider on one GPU
+ * (`{ name: "cuda", deviceId }`, the only CUDA option onnxruntime-node passes on, so the
+ * provider's defaults hold: TF32 on unless NVIDIA_TF32_OVERRIDE=0). Nodes the CUDA provider has no
+ * kernel for run on the CPU inside the same session; inputs and outputs stay in host memory.
+ * A session asked for on CUDA that cannot be opened there is an error, never a silent CPU run.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
-import { createRequire } from "node:module";
 import * as ort from "onnxruntime-node";
 import { RuntimeFailure, UsageError } from "../errors.js";
-
-export type CudaChoice = "auto" | "on" | "off";
+import { CPU_DEVICE, type OnnxDevice } from "./cuda-provider.js";
 
 export interface OnnxSessionOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
-  /** Default: from DIFFX_ORT_CUDA ("1" → on, "0" → off), else auto. */
-  cuda?: CudaChoice;
+  /** Where the session runs (default: the CPU). */
+  device?: OnnxDevice;
   /** Let idle intra-op threads busy-wait for the next operator (default: only when the machine is not busy, see spinByDefault). */
   spinning?: boolean;
 }
@@ -43,8 +40,6 @@ export interface OnnxSession {
   readonly source: string;
   /** The execution provider that runs the model. */
   readonly provider: "cuda" | "cpu";
-  /** Providers not used, and why. */
-  readonly skipped: { name: string; reason: string }[];
   readonly threads: number;
   /** Whether idle intra-op threads spin (see OnnxSessionOptions.spinning). */
   readonly spinning: boolean;
@@ -58,42 +53,19 @@ export interface OnnxFeed {
   shape: number[];
 }
 
-/** The CUDA choice from DIFFX_ORT_CUDA. */
-export function cudaChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): CudaChoice {
-  const v = env.DIFFX_ORT_CUDA;
-  if (v === "1" || v === "true") return "on";
-  if (v === "0" || v === "false") return "off";
-  return "auto";
-}
-
-/** Null when onnxruntime-node's CUDA provider library is installed, else why it cannot be used. */
-export function cudaProviderMissing(): string | null {
-  if (process.platform !== "linux" || process.arch !== "x64") return `onnxruntime-node ships no CUDA provider for ${process.platform}-${process.arch}`;
-  const require = createRequire(import.meta.url);
-  const root = path.dirname(require.resolve("onnxruntime-node/package.json"));
-  const lib = path.join(root, "bin", "napi-v6", process.platform, process.arch, "libonnxruntime_providers_cuda.so");
-  return fs.existsSync(lib) ? null : `the CUDA provider library is not installed (${lib}; reinstall onnxruntime-node without ONNXRUNTIME_NODE_INSTALL=skip)`;
-}
-
 /** Whether intra-op threads spin when not told: only while the machine is not busy (load < CPUs). */
 export function spinByDefault(cpus: number, load: number): boolean {
   return load < cpus;
 }
 
-/** Null when an NVIDIA driver is loaded, else why CUDA is not tried in "auto" mode. */
-export function nvidiaDriverMissing(): string | null {
-  return fs.existsSync("/proc/driver/nvidia/version") ? null : "no NVIDIA driver loaded (/proc/driver/nvidia/version is missing)";
-}
-
-/** Loads a model (a file path or its bytes) into an onnxruntime-node session. */
-export async function createOnnxSession(model: string | Uint8Array, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
-  const source = typeof model === "string" ? model : "<bytes>";
-  if (typeof model === "string" && !fs.existsSync(model)) throw new UsageError(`${model}: no such ONNX model file`);
-  const threads = options.threads ?? os.availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`onnxruntime threads must be a positive integer, got ${threads}`);
-  const cuda = options.cuda ?? cudaChoiceFromEnv();
-  const spinning = options.spinning ?? spinByDefault(os.availableParallelism(), os.loadavg()[0] ?? 0);
-  const base: ort.InferenceSession.SessionOptions = {
+/**
+ * onnxruntime's session options for `device`: graph optimisation "all", `threads` intra-op
+ * threads (sleeping or spinning when idle), one inter-op thread, sequential execution, the CPU
+ * arena and memory pattern; on CUDA the CUDA provider on GPU `deviceId` (nodes it cannot run fall
+ * back to the CPU provider inside the session).
+ */
+export function sessionOptions(device: OnnxDevice, threads: number, spinning: boolean): ort.InferenceSession.SessionOptions {
+  return {
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -103,39 +75,30 @@ export async function createOnnxSession(model: string | Uint8Array, options: Onn
     enableCpuMemArena: true,
     enableMemPattern: true,
     extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
+    ...(device.provider === "cuda"
+      ? // errors only: the CUDA provider warns on every session about the nodes it leaves to the CPU and the copies it adds
+        { executionProviders: [{ name: "cuda", deviceId: device.deviceId }], logSeverityLevel: 3 as const }
+      : { executionProviders: ["cpu"] }),
   };
-  const skipped: { name: string; reason: string }[] = [];
-  const open = (opts: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
-    typeof model === "string" ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
-
-  if (cuda === "off") {
-    skipped.push({ name: "cuda", reason: "turned off (DIFFX_ORT_CUDA=0)" });
-  } else {
-    // Without the provider library the attempt cannot succeed and onnxruntime would log the
-    // failure to stderr itself, so it is not made.
-    const missing = cudaProviderMissing() ?? (cuda === "auto" ? nvidiaDriverMissing() : null);
-    if (missing) {
-      skipped.push({ name: "cuda", reason: cuda === "on" ? `DIFFX_ORT_CUDA=1, but ${missing}` : missing });
-    } else {
-      try {
-        // logSeverityLevel 4: a failed CUDA attempt is reported through `skipped`, not stderr.
-        const session = await open({ ...base, executionProviders: ["cuda"], logSeverityLevel: 4 });
-        return describe(session, source, "cuda", skipped, threads, spinning);
-      } catch (err) {
-        skipped.push({ name: "cuda", reason: firstLine(err) });
-      }
-    }
-  }
-  try {
-    const session = await open({ ...base, executionProviders: ["cpu"] });
-    return describe(session, source, "cpu", skipped, threads, spinning);
-  } catch (err) {
-    throw new UsageError(`${source}: onnxruntime cannot load this model: ${firstLine(err)}`);
-  }
 }
 
-function describe(session: ort.InferenceSession, source: string, provider: "cuda" | "cpu", skipped: { name: string; reason: string }[], threads: number, spinning: boolean): OnnxSession {
-  return { session, source, provider, skipped, threads, spinning, inputNames: session.inputNames, outputNames: session.outputNames };
+/** Loads a model (a file path or its bytes) into an onnxruntime-node session. */
+export async function createOnnxSession(model: string | Uint8Array, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
+  const source = typeof model === "string" ? model : "<bytes>";
+  if (typeof model === "string" && !fs.existsSync(model)) throw new UsageError(`${model}: no such ONNX model file`);
+  const threads = options.threads ?? os.availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`onnxruntime threads must be a positive integer, got ${threads}`);
+  const device = options.device ?? CPU_DEVICE;
+  const spinning = options.spinning ?? spinByDefault(os.availableParallelism(), os.loadavg()[0] ?? 0);
+  const opts = sessionOptions(device, threads, spinning);
+  let session: ort.InferenceSession;
+  try {
+    session = typeof model === "string" ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+  } catch (err) {
+    if (device.provider === "cuda") throw new RuntimeFailure(`${source}: onnxruntime could not open this model on its CUDA provider (GPU ${device.deviceId}): ${firstLine(err)}; \`diffx doctor\` checks what CUDA needs, engine.device: cpu runs on the CPU`);
+    throw new UsageError(`${source}: onnxruntime cannot load this model: ${firstLine(err)}`);
+  }
+  return { session, source, provider: device.provider, threads, spinning, inputNames: session.inputNames, outputNames: session.outputNames };
 }
 
 /** Runs the model and returns its (first) output with its shape. */

@@ -15,6 +15,15 @@ import { RUN_FILES } from "./folder.js";
 
 export const RUN_MANIFEST_FORMAT = "diffx-run/1";
 
+/**
+ * engine.device as resolved: where onnxruntime computed (gradients, onnx sampling), what was
+ * asked for and why this; on CUDA the driver, CUDA runtime and cuDNN versions found and TF32.
+ * The GPUs' names are in BackendRecord.devices.
+ */
+export type DeviceRecord =
+  | { requested: string; provider: "cpu"; reason: string }
+  | { requested: string; provider: "cuda"; reason: string; driver: string | null; cuda: string | null; cudnn: string | null; tf32: string | null };
+
 export interface BackendRecord {
   name: string;
   version: string;
@@ -32,6 +41,8 @@ export interface BackendRecord {
   libraries?: Record<string, string>;
   /** Training runs: which engine computed the loss and its gradients (engine.gradients), why, and its threads. */
   gradients?: { engine: "tfjs" | "onnx"; reason: string; threads?: number };
+  /** Training and onnx sampling: engine.device as resolved. */
+  device?: DeviceRecord;
 }
 
 export interface RunManifest {

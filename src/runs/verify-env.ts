@@ -3,7 +3,7 @@
  * whether identical bytes can be demanded.
  *
  * Bit-exact reproduction is expected only on the deterministic backends (wasm, cpu) with the
- * same backend library version, thread count and worker count. Everything else is compared
+ * same backend library version, thread count and worker count, and onnxruntime on the CPU. Everything else is compared
  * numerically within `verify.rtol`.
  */
 import type { BackendRecord } from "./manifest.js";
@@ -20,6 +20,7 @@ export function chooseComparison(recorded: BackendRecord | null, here: BackendIn
   if (recorded === null) return { comparison: "numeric", notes: ["the run does not record its backend: comparing numbers within verify.rtol"] };
   const reasons: string[] = [];
   if (!DETERMINISTIC_BACKENDS.includes(recorded.name)) reasons.push(`recorded on '${recorded.name}', which is not bit-reproducible (native kernels, GPU reductions)`);
+  if (recorded.device?.provider === "cuda") reasons.push("onnxruntime computed on CUDA, which is not bit-reproducible (cuDNN picks its algorithms per run; TF32)");
   if (here.name !== recorded.name) reasons.push(`backend differs: recorded ${recorded.name}, here ${here.name}`);
   else if (here.version !== recorded.version) reasons.push(`${recorded.name} version differs: recorded ${recorded.version}, here ${here.version}`);
   if (here.threads !== recorded.threads) reasons.push(`threads differ: recorded ${recorded.threads}, here ${here.threads}`);

@@ -1,7 +1,7 @@
 /**
  * The network session for sampling, on the engine asked for:
  *   tfjs  — the run's weights through the tfjs interpreter on the selected backend;
- *   onnx  — onnxruntime-node: the run's export (RUN/export/model.onnx) when its sidecar vouches
+ *   onnx  — onnxruntime-node, on the CPU or CUDA (engine.device, or the request's device): the run's export (RUN/export/model.onnx) when its sidecar vouches
  *           for the file (sha256) and for these weights (same checkpoint step, EMA choice and
  *           config hash), else the model traced in memory from the checkpoint.
  * Both give the same NetworkSession, so the samplers and the driver do not know which runs.
@@ -13,6 +13,7 @@ import { silentProgress, type ProgressSink } from "../engine/progress.js";
 import { DiffxError } from "../errors.js";
 import { onnxNetworkFromFile, onnxNetworkFromParams, type OnnxNetwork } from "../export/onnx-network.js";
 import type { OnnxSession } from "../export/onnx-runner.js";
+import { chooseDevice, onnxDevice, type DeviceChoice, type DeviceRequest } from "../export/cuda-provider.js";
 import { loadOnnxExport } from "../export/sidecar.js";
 import { defaultExportFile, latestStep, loadRunWeights, type RunInfo } from "./run-model.js";
 import { tfjsNetwork, type NetworkSession } from "./tfjs-network.js";
@@ -34,6 +35,8 @@ export interface EngineInfo {
   file: string | null;
   /** onnx: why an export present in the run was not used. */
   note?: string;
+  /** onnx: engine.device as resolved (the provider, why, CUDA versions). */
+  device?: DeviceChoice;
 }
 
 export interface OpenedNetwork {
@@ -51,6 +54,8 @@ export interface OpenNetworkRequest {
   backend?: BackendName;
   /** onnxruntime intra-op threads (default: all cores). */
   threads?: number;
+  /** onnx: `--device`; default: the run's engine.device. */
+  device?: DeviceRequest;
   progress?: ProgressSink;
 }
 
@@ -70,7 +75,8 @@ export async function openNetwork(req: OpenNetworkRequest): Promise<OpenedNetwor
   const step = latestStep(run.runDir);
   const file = defaultExportFile(run.runDir);
   const exported = fs.existsSync(file) ? exportMismatch(file, run, step, req.ema) : "no export";
-  const options = { threads: req.threads };
+  const device = chooseDevice(req.device ?? run.config.engine.device, { source: req.device !== undefined ? "--device" : "engine.device" });
+  const options = { threads: req.threads, device: onnxDevice(device.provider) };
   let network: OnnxNetwork;
   if (exported === null) {
     network = (await onnxNetworkFromFile(file, options)).network;
@@ -78,7 +84,7 @@ export async function openNetwork(req: OpenNetworkRequest): Promise<OpenedNetwor
     const weights = loadRunWeights(run, req.ema);
     network = await onnxNetworkFromParams(run.config.model, weights.params, options, weights.lora);
   }
-  return { session: network, step, engine: onnxInfo(network.session, exported === null ? file : null, exported === "no export" || exported === null ? undefined : exported) };
+  return { session: network, step, engine: onnxInfo(network.session, device, exported === null ? file : null, exported === "no export" || exported === null ? undefined : exported) };
 }
 
 /** Null when `file` is the export of exactly these weights, else why not. */
@@ -96,8 +102,9 @@ function exportMismatch(file: string, run: RunInfo, step: number, ema: boolean):
   return null;
 }
 
-function onnxInfo(s: OnnxSession, file: string | null, note: string | undefined): EngineInfo {
-  const info: EngineInfo = { engine: "onnx", backend: s.provider, version: onnxruntimeVersion(), threads: s.threads, skipped: s.skipped, file };
+function onnxInfo(s: OnnxSession, device: DeviceChoice, file: string | null, note: string | undefined): EngineInfo {
+  const skipped = device.provider === "cpu" && device.requested === "auto" ? [{ name: "cuda", reason: device.reason }] : [];
+  const info: EngineInfo = { engine: "onnx", backend: s.provider, version: onnxruntimeVersion(), threads: s.threads, skipped, file, device };
   if (note !== undefined) info.note = note;
   return info;
 }

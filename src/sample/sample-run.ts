@@ -24,6 +24,7 @@ import { SAMPLER_NAMES, type SamplerName } from "../diffusion/samplers/types.js"
 import { makeSchedule } from "../diffusion/schedule.js";
 import { RUN_FILES } from "../runs/folder.js";
 import { hashOutputs, newManifest, readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
+import { deviceRecord, type DeviceRequest } from "../export/cuda-provider.js";
 import { generate } from "./generate.js";
 import { ENGINE_NAMES, openNetwork, type EngineInfo, type EngineName } from "./network.js";
 import { checkOutDir, claimOutDir, type ClaimedOutDir } from "./out-dir.js";
@@ -51,6 +52,8 @@ export interface SampleRunOptions {
   out?: string;
   /** tfjs backend (global --backend); default the run's engine.backend. */
   backend?: BackendName;
+  /** onnx: `--device`; default the run's engine.device. */
+  device?: DeviceRequest;
   /** Where dataset folders are looked for (default: the current directory). */
   cwd?: string;
   progress?: ProgressSink;
@@ -165,7 +168,7 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
     { n: o.n, prompts: o.prompts ?? [], sketches: o.sketches ?? [], fromDataset: o.fromDataset ?? false },
     { cwd: o.cwd, progress },
   );
-  const { session, engine, step } = await openNetwork({ engine: settings.engine, run: info, ema: settings.ema, backend: o.backend, progress });
+  const { session, engine, step } = await openNetwork({ engine: settings.engine, run: info, ema: settings.ema, backend: o.backend, device: o.device, progress });
   if (engine.note) progress.info(engine.note);
 
   let claimed: ClaimedOutDir;
@@ -273,6 +276,7 @@ function sampleManifest(info: RunInfo, s: SampleSettings, engine: EngineInfo, st
     skipped: engine.skipped,
     devices: [engine.engine === "tfjs" ? engine.backend : engine.backend === "cuda" ? "cuda" : "cpu"],
     workers: 1,
+    ...(engine.device ? { device: deviceRecord(engine.device) } : {}),
   };
   m.step = step;
   return m;

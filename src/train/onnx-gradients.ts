@@ -13,8 +13,10 @@
  * weights from `lossWeights`). The loss, mean_b w_b · mean((pred − target)²), is built in the
  * graph with the op interface, so its gradient comes from the same VJPs as the network's.
  *
- * Deterministic: the session runs sequentially with a fixed thread count; onnxruntime's CPU
- * kernels partition work by that count only, so the same inputs give the same bits.
+ * Deterministic on the CPU: the session runs sequentially with a fixed thread count;
+ * onnxruntime's CPU kernels partition work by that count only, so the same inputs give the same
+ * bits. On CUDA (engine.device) cuDNN picks its algorithms per run and TF32 is on by default, so
+ * results agree with the CPU's to float32 tolerance, not bit for bit.
  */
 import * as os from "node:os";
 import * as ort from "onnxruntime-node";
@@ -25,6 +27,7 @@ import { forward } from "../model/model.js";
 import { OnnxGradOps, type GradValue } from "../nn/onnx-grad.js";
 import { withLora, type LoraPlan } from "../nn/lora.js";
 import { createOnnxSession } from "../export/onnx-runner.js";
+import type { OnnxDevice } from "../export/cuda-provider.js";
 import type { StepInputs } from "./step-inputs.js";
 
 /** A parameter's name and shape, in the trainer's flat order. */
@@ -42,6 +45,8 @@ export interface OnnxGradientOptions {
   objective: ObjectiveConfig;
   /** Intra-op threads (default: all cores). The same count gives the same bits. */
   threads?: number;
+  /** Where the session runs (engine.device; default the CPU). */
+  device?: OnnxDevice;
   /** Parameters that are not trained (a LoRA run's base): initializers of the graph, no gradient work. */
   frozen?: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
   /** The LoRA adapter the forward runs (its parameters are among `params`). */
@@ -57,7 +62,7 @@ export function onnxThreadsPerWorker(world: number): number {
 const gradName = (param: string): string => `grad:${param}`;
 
 /** Builds the training graph: forward, diffusion loss, gradients. Returns the ONNX bytes. */
-export function buildTrainingGraph(o: Omit<OnnxGradientOptions, "threads">): { bytes: Uint8Array; withGradient: Set<string> } {
+export function buildTrainingGraph(o: Omit<OnnxGradientOptions, "threads" | "device">): { bytes: Uint8Array; withGradient: Set<string> } {
   const { model, batch: B } = o;
   const R = model.resolution;
   const ops = new OnnxGradOps(new Map(o.params.map((p) => [p.name, p.shape])), o.frozen);
@@ -96,9 +101,9 @@ export class OnnxGradientEngine {
     const threads = o.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RuntimeFailure(`onnxruntime threads must be a positive integer, got ${threads}`);
     const { bytes, withGradient } = buildTrainingGraph(o);
-    // the runner's session options (optimisation "all", sequential, arena, idle threads sleep);
-    // CPU only: the gradient graph has not been tried on onnxruntime's CUDA provider
-    const { session } = await createOnnxSession(bytes, { threads, cuda: "off" });
+    // the runner's session options (optimisation "all", sequential, arena, idle threads sleep),
+    // on the CPU or the CUDA provider (parity with the CPU: npm run test:gpu)
+    const { session } = await createOnnxSession(bytes, { threads, device: o.device });
     return new OnnxGradientEngine(session, o, withGradient, threads);
   }
 

@@ -18,6 +18,8 @@ export interface WorkerArgs {
   runDir: string;
   cwd?: string;
   backend: string;
+  /** Where onnxruntime computes (engine.device as the parent resolved it). */
+  device: "cuda" | "cpu";
   resume: boolean;
   stopAt?: number;
   digestEvery: number;
@@ -35,6 +37,7 @@ export interface RunWorkersOptions {
   runDir: string;
   cwd?: string;
   backend: string;
+  device: "cuda" | "cpu";
   workers: readonly WorkerDevice[];
   resume: boolean;
   stopAt?: number;
@@ -53,7 +56,7 @@ export const WORKER_SCRIPT = path.join(PACKAGE_ROOT, "dist", "cli", "train-worke
 
 export async function runWorkers(o: RunWorkersOptions): Promise<{ step: number; interrupted: boolean }> {
   const timeoutMs = o.timeoutMs ?? Number(process.env.DIFFX_WORKER_TIMEOUT_MS ?? 600_000);
-  const args: WorkerArgs = { runDir: o.runDir, cwd: o.cwd ?? process.cwd(), backend: o.backend, resume: o.resume, stopAt: o.stopAt, digestEvery: o.digestEvery ?? 10, timeoutMs };
+  const args: WorkerArgs = { runDir: o.runDir, cwd: o.cwd ?? process.cwd(), backend: o.backend, device: o.device, resume: o.resume, stopAt: o.stopAt, digestEvery: o.digestEvery ?? 10, timeoutMs };
   const digests = new Map<number, string[]>();
   let divergence: string | null = null;
   o.progress.start(`training on ${o.workers.length} workers`, o.stopAt ?? o.steps);

@@ -35,6 +35,7 @@ import { runWorkers } from "./run-workers.js";
 import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
 import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./trainer.js";
 import { onnxThreadsPerWorker } from "./onnx-gradients.js";
+import { chooseDevice, deviceRecord, onnxDevice, type DeviceChoice, type DeviceRequest } from "../export/cuda-provider.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { checkInitCompatible, initTokenizer, loadInitSource } from "./init.js";
 import { checkResumable } from "./resume-check.js";
@@ -55,6 +56,8 @@ export interface TrainRunOptions {
   threads?: number;
   /** `--devices` override (not part of the config: results do not depend on it). */
   devices?: string;
+  /** `--device` override of engine.device. */
+  device?: DeviceRequest;
   progress: ProgressSink;
   signal?: AbortSignal;
   /** Stop after this many steps (verify --steps K). */
@@ -246,10 +249,20 @@ function createRun(o: TrainRunOptions, opened: OpenedRun, pending: PendingFiles,
   }
 }
 
-/** "cpu: AMD EPYC 7763" / "gpu:3: NVIDIA A100-SXM4-80GB", one per worker, for the run lock. */
+/** "cpu: AMD EPYC 7763" / "gpu:3: NVIDIA H100 80GB HBM3", one per worker, for the run lock. */
 function deviceNames(workers: readonly { device: string }[]): string[] {
   const gpus = workers.some((w) => w.device !== "cpu") ? listGpus() : [];
   return workers.map((w) => (w.device === "cpu" ? `cpu: ${os.cpus()[0]?.model ?? "unknown"}` : `gpu:${w.device}: ${gpus.find((g) => g.id === w.device)?.name ?? "unknown"}`));
+}
+
+/** The devices for `spec` on the chosen device (devices.ts), or null for `1`: this process alone. */
+function devicePlan(spec: DevicesSpec, device: DeviceChoice, configFile: string): DevicePlan | null {
+  if (spec === 1) return null;
+  const plan = resolveDevices(spec, device.provider);
+  if (device.provider === "cuda" && plan.kind === "cpu" && plan.workers.length > 1) {
+    throw new UsageError(`${configFile}: --devices ${String(spec)} on CUDA needs nvidia-smi to give each worker its own GPU, and it lists none here; use --devices 1 (one process on the first GPU) or engine.device: cpu`);
+  }
+  return plan;
 }
 
 /** The backend a multi-worker run would use, without starting it in this (the parent) process. */
@@ -269,9 +282,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   try {
     if (o.resume && opened.runDir) checkResumable(opened.runDir, config); // under the lock: no writer changes the files meanwhile
     const requested = o.backend ?? config.engine.backend;
+    // engine.device: where onnxruntime computes (CUDA or CPU); `cuda` that cannot work here stops here
+    const device = chooseDevice(o.device ?? config.engine.device, { source: o.device !== undefined ? "--device" : "engine.device" });
     const spec: DevicesSpec = o.devices !== undefined ? parseDevicesSpec(o.devices) : config.train.devices;
-    const plan: DevicePlan | null = spec === 1 ? null : resolveDevices(spec, await backendName(requested));
-    const parallel = plan !== null && plan.workers.length > 1;
+    const plan = devicePlan(spec, device, opened.configFile);
+    // worker processes for several devices, and for a GPU even alone: CUDA_VISIBLE_DEVICES then
+    // shows it its GPU (devices.ts); one CPU worker runs in this process
+    const parallel = plan !== null && (plan.workers.length > 1 || plan.kind === "gpu");
     if (parallel && config.train.batch_size % plan.workers.length !== 0) {
       throw new UsageError(`${opened.configFile}: train.batch_size ${config.train.batch_size} does not split into ${plan.workers.length} equal shards (one per device); choose a multiple of ${plan.workers.length}`);
     }
@@ -293,16 +310,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       if (source) manifest.init = { spec: config.train.init, source: source.label, sha256: source.sha256, added_words: tokenizer && source.tokenizer ? tokenizer.vocab.slice(source.tokenizer.size) : [] };
       manifest.parameters = parameterCounts(config, tokenizer?.size ?? 0);
     }
-    const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
-    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
+    const workers = plan?.workers ?? [{ rank: 0, device: device.provider === "cuda" ? (listGpus()[0]?.id ?? "0") : "cpu", env: {}, threads: backend.threads }];
+    manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length, device: deviceRecord(device) };
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
     // the engine of loss + gradients (engine.gradients), chosen from the backend by the same rule the loop applies
-    const gradientsRecord = (backendName: string): NonNullable<BackendRecord["gradients"]> => {
-      const g = chooseGradientEngine(config.engine.gradients, backendName);
+    const gradientsRecord = (): NonNullable<BackendRecord["gradients"]> => {
+      const g = chooseGradientEngine(config.engine.gradients, device.provider);
       const perWorker = workers.length > 1 ? workers[0].threads : typeof threads === "number" ? threads : onnxThreadsPerWorker(1);
       return g.engine === "onnx" ? { ...g, threads: perWorker } : g;
     };
-    manifest.backend.gradients = gradientsRecord(backend.name);
+    manifest.backend.gradients = gradientsRecord();
     manifest.dataset_files = ds.manifest.files;
     manifest.status = "running";
     // a damaged checkpoint is reported before the manifest is touched
@@ -331,6 +348,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           runDir,
           cwd: o.cwd,
           backend: backend.name,
+          device: device.provider,
           workers: plan.workers,
           resume: Boolean(o.resume),
           stopAt: o.stopAt,
@@ -340,7 +358,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           onCheckpoint,
           onBackend: (report) => {
             backend = report;
-            Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version), gradients: gradientsRecord(report.name) });
+            Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version) });
             writeManifest(runDir, manifest);
           },
         });
@@ -358,6 +376,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           stopAt: o.stopAt,
           onCheckpoint,
           threads: typeof threads === "number" ? threads : undefined,
+          device: onnxDevice(device.provider),
         });
       }
       manifest.step = result.step;

@@ -9,8 +9,8 @@
  *
  * The state (parameters, EMA, Adam moments) lives on the host as Float32Arrays and the update
  * runs there in plain loops (optimizer.ts). Loss and gradients come from one of two engines
- * (`engine.gradients`): onnxruntime-node (onnx-gradients.ts; the default on the wasm and cpu
- * backends) or tfjs (`tf.variableGrads`; the default on tensorflow). The tfjs variables only
+ * (`engine.gradients`): onnxruntime-node (onnx-gradients.ts; the default, on the CPU or CUDA as
+ * engine.device chose) or tfjs (`tf.variableGrads`, when asked for). The tfjs variables only
  * mirror the host parameters, refreshed when tfjs needs them: before every tfjs gradient step
  * and before the VLB evaluation.
  */
@@ -37,6 +37,7 @@ import { learningRate } from "./lr.js";
 import { nextBatch, type DataPosition } from "./batches.js";
 import { stepInputs } from "./step-inputs.js";
 import { OnnxGradientEngine, onnxThreadsPerWorker } from "./onnx-gradients.js";
+import type { OnnxDevice } from "../export/cuda-provider.js";
 import { startingWeights } from "./init.js";
 import { writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "./checkpoint.js";
 import type { TrainingSet } from "./training-set.js";
@@ -72,6 +73,8 @@ export interface LoopOptions {
   onCheckpoint?: (step: number) => void;
   /** CPU threads this worker may use for onnx gradients (`--threads`, engine.threads); default: cores ÷ workers. */
   threads?: number;
+  /** Where onnx gradients run (engine.device, resolved; default the CPU). */
+  device?: OnnxDevice;
 }
 
 export interface LoopResult {
@@ -86,14 +89,15 @@ export interface LoopResult {
 export type GradientEngineName = "tfjs" | "onnx";
 
 /**
- * The engine that computes loss and gradients for `engine.gradients` on a tfjs backend, and why.
- * auto: onnxruntime-node on the CPU backends (wasm, cpu), where it is several times faster than
- * tfjs; tfjs on tensorflow (tfjs-node / GPU), where tfjs is fast and ORT's CUDA path is untried.
+ * The engine that computes loss and gradients for `engine.gradients`, and why. auto: always
+ * onnxruntime-node, on the device engine.device chose (`provider`): on the CPU it is several times
+ * faster than tfjs-wasm, and on GPUs it is the path with Hopper kernels (onnxruntime's CUDA 12 /
+ * cuDNN 9 provider), where tfjs would need tfjs-node-gpu's CUDA 11.2 libtensorflow. tfjs stays
+ * available when asked for by name.
  */
-export function chooseGradientEngine(requested: "auto" | GradientEngineName, backend: string): { engine: GradientEngineName; reason: string } {
+export function chooseGradientEngine(requested: "auto" | GradientEngineName, provider: "cpu" | "cuda" = "cpu"): { engine: GradientEngineName; reason: string } {
   if (requested !== "auto") return { engine: requested, reason: `engine.gradients: ${requested}` };
-  if (backend === "tensorflow") return { engine: "tfjs", reason: "auto: tfjs on the tensorflow backend (native kernels, GPU where present)" };
-  return { engine: "onnx", reason: `auto: onnxruntime-node on the ${backend} backend (several times faster than tfjs there)` };
+  return { engine: "onnx", reason: `auto: onnxruntime-node on ${provider === "cuda" ? "CUDA (engine.device)" : "the CPU"}` };
 }
 
 /** Seed of the parameter initialisation (a stream of its own, derived from the master seed). */
@@ -160,11 +164,11 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   };
   const ops = adapter && frozen ? withLora(new TfjsOps(new Map<string, tf.Tensor>([...frozen, ...vars])), adapter.plan) : new TfjsOps(vars);
   const log = reducer.rank === 0 ? new MetricsLog(path.join(o.runDir, "metrics.jsonl"), step) : null;
-  const gradients = chooseGradientEngine(config.engine.gradients, tf.getBackend());
+  const gradients = chooseGradientEngine(config.engine.gradients, o.device?.provider);
   // onnx: loss and gradients in onnxruntime-node (bits independent of its thread count)
   const onnxGrads =
     gradients.engine === "onnx"
-      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: o.threads ?? onnxThreadsPerWorker(reducer.world), frozen: adapter?.frozen, lora: adapter?.plan })
+      ? await OnnxGradientEngine.create({ model, params: names.map((n, k) => ({ name: n, shape: shapes[k] })), batch: shard, objective, threads: o.threads ?? onnxThreadsPerWorker(reducer.world), device: o.device, frozen: adapter?.frozen, lora: adapter?.plan })
       : null;
 
   // fixed VLB batch: first pairs of the held-out set, evenly spread timesteps, fixed noise

@@ -82,7 +82,7 @@ test("composite network: exported file runs in onnxruntime and matches PyTorch (
   assert.deepEqual(summary.outputShape, ["batch", dims.res, dims.res, dims.cout]);
   assert.equal(summary.parameterCount, [...params.values()].reduce((n, p) => n + p.data.length, 0));
   t.diagnostic(`nodes ${summary.nodeCount}: ${JSON.stringify(summary.opCounts)}`);
-  const session = await createOnnxSession(file, { threads: 1, cuda: "off" });
+  const session = await createOnnxSession(file, { threads: 1 });
   try {
     assert.deepEqual([...session.inputNames].sort(), ["t", "tokens", "x"]);
     const got = await runOnnxWithShape(session, feedsFromFixture());
@@ -98,7 +98,7 @@ test("composite network: exported file runs in onnxruntime and matches PyTorch (
 test("composite network: onnxruntime and TfjsOps agree within 1e-5 at batch 1 and 5 (symbolic batch)", async (t) => {
   await useTfCpu();
   if (!fs.existsSync(file)) exportOnnx(forward, params, inputs, file);
-  const session = await createOnnxSession(file, { threads: 1, cuda: "off" });
+  const session = await createOnnxSession(file, { threads: 1 });
   try {
     for (const batch of [1, 5]) {
       const feeds = randomFeeds(batch);

@@ -53,7 +53,7 @@ export async function traceAndRun(
   feedSets: Record<string, OnnxFeed>[],
 ): Promise<{ data: Float32Array; shape: number[] }[]> {
   const built = buildOnnxModel(forward, params, inputs);
-  const session = await createOnnxSession(built.bytes, { threads: 1, cuda: "off" });
+  const session = await createOnnxSession(built.bytes, { threads: 1 });
   try {
     const out: { data: Float32Array; shape: number[] }[] = [];
     for (const feeds of feedSets) out.push(await runOnnxWithShape(session, feeds));

@@ -85,7 +85,7 @@ for (const conditioning of ["none", "text", "sketch"] as const) {
     });
     assert.ok(fs.existsSync(file) && fs.existsSync(path.join(dir, conditioning, "model.json")));
     t.diagnostic(`${result.bytes} bytes, ${result.nodeCount} nodes, ${result.parameterCount} parameters; ${JSON.stringify(result.opCounts)}`);
-    const { network, sidecar } = await onnxNetworkFromFile(file, { threads: 1, cuda: "off" });
+    const { network, sidecar } = await onnxNetworkFromFile(file, { threads: 1 });
     try {
       assert.equal(sidecar.prediction, "v");
       assert.deepEqual(sidecar.schedule, { kind: "cosine", timesteps: 1000 });
@@ -115,8 +115,8 @@ test("model (sketch): the in-memory network (no file) gives the same bits as the
   const params = randomParams(cfg);
   const file = path.join(dir, "memory", "model.onnx");
   exportModel({ model: cfg, diffusion: { schedule: "linear", timesteps: 50, prediction: "eps" }, params, tokenizer: null, file, source: { run: null, step: null, ema: false, config_hash: null } });
-  const fromFile = (await onnxNetworkFromFile(file, { threads: 1, cuda: "off" })).network;
-  const inMemory = await onnxNetworkFromParams(cfg, params, { threads: 1, cuda: "off" });
+  const fromFile = (await onnxNetworkFromFile(file, { threads: 1 })).network;
+  const inMemory = await onnxNetworkFromParams(cfg, params, { threads: 1 });
   try {
     const x = new Rng(1, "x").normals(2 * 8 * 8 * 3);
     const args = [x, Float32Array.from([3, 40]), conditions(cfg, 2, 9), Float32Array.from([1, 0])] as const;
@@ -134,7 +134,7 @@ test("model (text): a guided 10-step DDIM sample through tfjs and through onnxru
   const params = randomParams(cfg);
   const file = path.join(dir, "ddim", "model.onnx");
   exportModel({ model: cfg, diffusion: { schedule: "cosine", timesteps: 1000, prediction: "eps" }, params, tokenizer: tokenizer.toJSON(), file, source: { run: null, step: null, ema: true, config_hash: null } });
-  const { network } = await onnxNetworkFromFile(file, { threads: 1, cuda: "off" });
+  const { network } = await onnxNetworkFromFile(file, { threads: 1 });
   const tfNet = tfjsNetwork(cfg, params);
   try {
     const schedule = makeSchedule({ schedule: "cosine", timesteps: 1000 });

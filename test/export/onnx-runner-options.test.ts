@@ -39,8 +39,8 @@ test("sessions sleep or spin as asked, and give the same bits either way; by def
   assert.equal(spinByDefault(2, 1.99), true);
   assert.equal(spinByDefault(2, 2), false);
   assert.equal(spinByDefault(8, 12.3), false);
-  const sleeping = await createOnnxSession(file, { threads: 2, cuda: "off", spinning: false });
-  const spinning = await createOnnxSession(file, { threads: 2, cuda: "off", spinning: true });
+  const sleeping = await createOnnxSession(file, { threads: 2, spinning: false });
+  const spinning = await createOnnxSession(file, { threads: 2, spinning: true });
   try {
     assert.equal(sleeping.spinning, false);
     assert.equal(spinning.spinning, true);
@@ -57,7 +57,7 @@ test("sessions sleep or spin as asked, and give the same bits either way; by def
 });
 
 test("each run's output is its own: a later run leaves an earlier result alone", async () => {
-  const s = await createOnnxSession(file, { threads: 2, cuda: "off" });
+  const s = await createOnnxSession(file, { threads: 2 });
   try {
     const first = await runOnnx(s, feeds(1, 8));
     const kept = first.slice();

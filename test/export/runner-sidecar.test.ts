@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { modelSchema } from "../../src/config/schema.js";
 import { UsageError, RuntimeFailure } from "../../src/errors.js";
 import { exportOnnx, type ExportInput, type TracedForward } from "../../src/export/onnx-export.js";
-import { createOnnxSession, cudaChoiceFromEnv, releaseOnnxSession, runOnnx } from "../../src/export/onnx-runner.js";
+import { createOnnxSession, releaseOnnxSession, runOnnx } from "../../src/export/onnx-runner.js";
 import { loadOnnxExport, ONNX_SIDECAR_FORMAT, readOnnxSidecar, sidecarPathFor, writeOnnxSidecar, type OnnxSidecar } from "../../src/export/sidecar.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -21,27 +21,17 @@ const forward: TracedForward = (ops, v) => ops.add(ops.matMul(v.x!, ops.param("w
 const file = path.join(dir, "model.onnx");
 const summary = exportOnnx(forward, params, inputs, file);
 
-test("cudaChoiceFromEnv: DIFFX_ORT_CUDA=1 → on, 0 → off, unset → auto", () => {
-  assert.equal(cudaChoiceFromEnv({ DIFFX_ORT_CUDA: "1" }), "on");
-  assert.equal(cudaChoiceFromEnv({ DIFFX_ORT_CUDA: "0" }), "off");
-  assert.equal(cudaChoiceFromEnv({}), "auto");
-});
-
-test("runner: a hand-checked run; CPU provider with the reason CUDA was not used", async () => {
-  for (const cuda of ["off", "auto", "on"] as const) {
-    const s = await createOnnxSession(file, { threads: 2, cuda });
-    try {
-      // On this CPU machine every mode ends on the CPU, and says why.
-      if (s.provider === "cpu") assert.equal(s.skipped[0]?.name, "cuda");
-      if (cuda === "off") assert.match(s.skipped[0]?.reason ?? "", /turned off/);
-      assert.equal(s.threads, 2);
-      assert.deepEqual([...s.inputNames], ["x", "t"]);
-      const y = await runOnnx(s, { x: { data: Float32Array.from([1, 0, 0.5, -1]), shape: [2, 2] }, t: { data: Float32Array.from([10, 20]), shape: [2] } });
-      // [1, 0]·W + 10 = [11, 12]; [0.5, −1]·W + 20 = [0.5 − 3 + 20, 1 − 4 + 20] = [17.5, 17]
-      assert.deepEqual([...y], [11, 12, 17.5, 17]);
-    } finally {
-      await releaseOnnxSession(s);
-    }
+test("runner: a hand-checked run on the CPU provider", async () => {
+  const s = await createOnnxSession(file, { threads: 2 });
+  try {
+    assert.equal(s.provider, "cpu");
+    assert.equal(s.threads, 2);
+    assert.deepEqual([...s.inputNames], ["x", "t"]);
+    const y = await runOnnx(s, { x: { data: Float32Array.from([1, 0, 0.5, -1]), shape: [2, 2] }, t: { data: Float32Array.from([10, 20]), shape: [2] } });
+    // [1, 0]·W + 10 = [11, 12]; [0.5, −1]·W + 20 = [0.5 − 3 + 20, 1 − 4 + 20] = [17.5, 17]
+    assert.deepEqual([...y], [11, 12, 17.5, 17]);
+  } finally {
+    await releaseOnnxSession(s);
   }
 });
 
@@ -49,8 +39,8 @@ test("runner: clear errors for a missing file, a corrupt file, a missing or unkn
   await assert.rejects(createOnnxSession(path.join(dir, "nope.onnx")), (e: unknown) => e instanceof UsageError && /nope\.onnx: no such ONNX model file/.test(e.message));
   const bad = path.join(dir, "bad.onnx");
   fs.writeFileSync(bad, "not a model");
-  await assert.rejects(createOnnxSession(bad, { cuda: "off" }), (e: unknown) => e instanceof UsageError && /bad\.onnx: onnxruntime cannot load this model/.test(e.message));
-  const s = await createOnnxSession(file, { threads: 1, cuda: "off" });
+  await assert.rejects(createOnnxSession(bad), (e: unknown) => e instanceof UsageError && /bad\.onnx: onnxruntime cannot load this model/.test(e.message));
+  const s = await createOnnxSession(file, { threads: 1 });
   try {
     await assert.rejects(runOnnx(s, { x: { data: new Float32Array(2), shape: [1, 2] } }), (e: unknown) => e instanceof RuntimeFailure && /no value given for the model input "t"/.test(e.message));
     await assert.rejects(

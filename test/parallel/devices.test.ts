@@ -57,22 +57,22 @@ test("the real listGpus does not throw on a machine without nvidia-smi", () => {
   assert.ok(Array.isArray(gpus));
 });
 
-test("8 GPUs: auto uses all, one worker per GPU with its CUDA_VISIBLE_DEVICES", () => {
-  const plan = resolveDevices("auto", "tensorflow", 16, fakeGpus(8));
+test("8 GPUs on CUDA: auto uses all, one worker per GPU with its CUDA_VISIBLE_DEVICES (in nvidia-smi's PCI order)", () => {
+  const plan = resolveDevices("auto", "cuda", 16, fakeGpus(8));
   assert.equal(plan.kind, "gpu");
   assert.equal(plan.workers.length, 8);
   plan.workers.forEach((w, i) => {
     assert.equal(w.rank, i);
     assert.equal(w.device, String(i));
-    assert.deepEqual(w.env, { CUDA_VISIBLE_DEVICES: String(i) });
+    assert.deepEqual(w.env, { CUDA_VISIBLE_DEVICES: String(i), CUDA_DEVICE_ORDER: "PCI_BUS_ID" });
     assert.equal(w.threads, 2);
   });
-  const four = resolveDevices(4, "tensorflow", 16, fakeGpus(8));
+  const four = resolveDevices(4, "cuda", 16, fakeGpus(8));
   assert.deepEqual(four.workers.map((w) => w.env.CUDA_VISIBLE_DEVICES), ["0", "1", "2", "3"]);
 });
 
 test('"0,3,5" picks exactly those GPUs, in that order', () => {
-  const plan = resolveDevices("0,3,5", "tensorflow", 2, fakeGpus(8));
+  const plan = resolveDevices("0,3,5", "cuda", 2, fakeGpus(8));
   assert.equal(plan.kind, "gpu");
   assert.deepEqual(
     plan.workers.map((w) => [w.rank, w.device, w.env.CUDA_VISIBLE_DEVICES, w.threads]),
@@ -82,37 +82,37 @@ test('"0,3,5" picks exactly those GPUs, in that order', () => {
       [2, "5", "5", 1],
     ],
   );
-  assert.deepEqual(resolveDevices("5,0", "tensorflow", 2, fakeGpus(8)).workers.map((w) => w.device), ["5", "0"]);
+  assert.deepEqual(resolveDevices("5,0", "cuda", 2, fakeGpus(8)).workers.map((w) => w.device), ["5", "0"]);
 });
 
 test("auto without GPUs is one CPU worker with every core", () => {
-  for (const backend of ["tensorflow", "wasm", "cpu"] as const) {
-    const plan = resolveDevices("auto", backend, 2, []);
+  for (const provider of ["cuda", "cpu"] as const) {
+    const plan = resolveDevices("auto", provider, 2, []);
     assert.deepEqual(plan, { kind: "cpu", workers: [{ rank: 0, device: "cpu", env: {}, threads: 2 }] });
   }
 });
 
-test("CPU backends: N workers share the cores, at least one thread each", () => {
-  assert.deepEqual(resolveDevices(2, "wasm", 2).workers.map((w) => w.threads), [1, 1]);
-  assert.deepEqual(resolveDevices(3, "wasm", 8).workers.map((w) => w.threads), [3, 3, 2]);
+test("on the CPU: N workers share the cores, at least one thread each", () => {
+  assert.deepEqual(resolveDevices(2, "cpu", 2).workers.map((w) => w.threads), [1, 1]);
+  assert.deepEqual(resolveDevices(3, "cpu", 8).workers.map((w) => w.threads), [3, 3, 2]);
   assert.deepEqual(resolveDevices(1, "cpu", 8).workers.map((w) => w.threads), [8]);
-  // GPUs present but a CPU backend: still CPU workers, no CUDA_VISIBLE_DEVICES
-  const plan = resolveDevices(2, "wasm", 4, fakeGpus(8));
+  // GPUs present but onnxruntime on the CPU: still CPU workers, no CUDA_VISIBLE_DEVICES
+  const plan = resolveDevices(2, "cpu", 4, fakeGpus(8));
   assert.equal(plan.kind, "cpu");
   assert.deepEqual(plan.workers.map((w) => w.env), [{}, {}]);
-  // tensorflow on a box without GPUs runs CPU workers too
-  assert.equal(resolveDevices(2, "tensorflow", 2, []).kind, "cpu");
+  // cuda with no GPU listed by nvidia-smi runs CPU workers (train refuses more than one: run.ts)
+  assert.equal(resolveDevices(2, "cuda", 2, []).kind, "cpu");
 });
 
 test("asking for more than there is is a UsageError naming the numbers", () => {
-  usageError(() => resolveDevices(8, "wasm", 2), /^--devices 8: only 2 CPU cores here.*--devices 2 or fewer/);
-  usageError(() => resolveDevices(3, "tensorflow", 2, []), /^--devices 3: only 2 CPU cores here/);
-  usageError(() => resolveDevices(9, "tensorflow", 16, fakeGpus(8)), /^--devices 9: only 8 GPUs are visible here \(0, 1, 2, 3, 4, 5, 6, 7\)/);
-  usageError(() => resolveDevices("0,3,9", "tensorflow", 16, fakeGpus(8)), /^--devices 0,3,9: GPU 9 is not visible here/);
-  usageError(() => resolveDevices("0,3,5", "tensorflow", 16, []), /^--devices 0,3,5: no GPU is visible here/);
-  usageError(() => resolveDevices("0,3,5", "wasm", 16, fakeGpus(8)), /^--devices 0,3,5: GPU ids need the tensorflow backend/);
-  usageError(() => resolveDevices("1,1", "tensorflow", 16, fakeGpus(8)), /GPU 1 is listed twice/);
-  usageError(() => resolveDevices(0, "wasm", 2), /whole number ≥ 1/);
+  usageError(() => resolveDevices(8, "cpu", 2), /^--devices 8: only 2 CPU cores here.*--devices 2 or fewer/);
+  usageError(() => resolveDevices(3, "cuda", 2, []), /^--devices 3: only 2 CPU cores here/);
+  usageError(() => resolveDevices(9, "cuda", 16, fakeGpus(8)), /^--devices 9: only 8 GPUs are visible here \(0, 1, 2, 3, 4, 5, 6, 7\)/);
+  usageError(() => resolveDevices("0,3,9", "cuda", 16, fakeGpus(8)), /^--devices 0,3,9: GPU 9 is not visible here/);
+  usageError(() => resolveDevices("0,3,5", "cuda", 16, []), /^--devices 0,3,5: no GPU is visible here/);
+  usageError(() => resolveDevices("0,3,5", "cpu", 16, fakeGpus(8)), /^--devices 0,3,5: GPU ids need CUDA, but onnxruntime runs on the CPU here/);
+  usageError(() => resolveDevices("1,1", "cuda", 16, fakeGpus(8)), /GPU 1 is listed twice/);
+  usageError(() => resolveDevices(0, "cpu", 2), /whole number ≥ 1/);
 });
 
 test("parseDevicesSpec: a bare number is a count, a comma makes a GPU list", () => {

@@ -119,22 +119,22 @@ test("all-reduce across 1, 2 and 4 CPU worker processes (shm, ring): the mean, i
   }
 });
 
-test('3 workers on GPUs "0,3,5": each sees only its GPU in CUDA_VISIBLE_DEVICES; the mean matches', async () => {
-  const plan = resolveDevices("0,3,5", "tensorflow", 2, fakeGpus(8));
+test('3 workers on GPUs "0,3,5": each sees only its GPU in CUDA_VISIBLE_DEVICES, in PCI order (so CUDA ordinal 0 is that GPU); the mean matches', async () => {
+  const plan = resolveDevices("0,3,5", "cuda", 2, fakeGpus(8));
   const results = await runAverages(plan.workers);
   checkAgainstMean(results, 3);
   assert.deepEqual(
-    results.map((r) => [r.rank, r.device, r.cuda, r.threads]),
+    results.map((r) => [r.rank, r.device, r.cuda, r.order, r.threads]),
     [
-      [0, "0", "0", 1],
-      [1, "3", "3", 1],
-      [2, "5", "5", 1],
+      [0, "0", "0", "PCI_BUS_ID", 1],
+      [1, "3", "3", "PCI_BUS_ID", 1],
+      [2, "5", "5", "PCI_BUS_ID", 1],
     ],
   );
 });
 
 test("a worker that exits with code 1 mid-run: the pool rejects naming its rank and device, no child survives", async () => {
-  const plan = resolveDevices("0,3,5", "tensorflow", 2, fakeGpus(8));
+  const plan = resolveDevices("0,3,5", "cuda", 2, fakeGpus(8));
   const pool = start(plan.workers, ["--lens", "100,100,100,100", "--crash-rank", "1", "--crash-round", "2"]);
   const message = await rejectsWith(pool, /^worker rank 1 \(GPU 3\) crashed \(exit code 1\)/);
   assert.match(message, /simulated crash/);

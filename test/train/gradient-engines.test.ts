@@ -19,7 +19,7 @@ interface Metric {
   kl_bpd?: number;
 }
 interface Manifest {
-  backend: { name: string; gradients?: { engine: string; reason: string; threads?: number } };
+  backend: { name: string; gradients?: { engine: string; reason: string; threads?: number }; device?: { requested: string; provider: string; reason: string } };
 }
 
 const metrics = (run: string): Metric[] =>
@@ -67,7 +67,7 @@ test("wasm: gradients tfjs and onnx give the same loss curve to 1e-5; auto is on
   const g = manifest(auto).backend.gradients;
   assert.equal(manifest(auto).backend.name, "wasm");
   assert.equal(g?.engine, "onnx");
-  assert.match(g?.reason ?? "", /^auto: .*wasm/);
+  assert.match(g?.reason ?? "", /^auto: onnxruntime-node on the CPU/);
   assert.ok(Number.isInteger(g?.threads) && (g?.threads ?? 0) >= 1);
   // the final checkpoints agree too (parameters after 8 AdamW steps)
   const floats = (run: string): Float32Array => new Float32Array(Uint8Array.from(fs.readFileSync(path.join(run, "checkpoints", "step-8", "params.bin"))).buffer);
@@ -98,22 +98,26 @@ test("wasm, gradients tfjs: 8 straight steps == 4 steps + --resume 4 (bit-identi
   assert.equal(manifest(first).backend.gradients?.engine, "tfjs");
 });
 
-test("cpu: auto picks onnx gradients and the manifest says why", () => {
+test("cpu: auto picks onnx gradients, engine.device auto falls back to the CPU here, and the manifest says why", () => {
   const dir = tempDir();
   const run = train(dir, "cpu", ["--backend", "cpu", "--until-step", "2"]);
   const m = manifest(run);
   assert.equal(m.backend.name, "cpu");
   assert.equal(m.backend.gradients?.engine, "onnx");
-  assert.match(m.backend.gradients?.reason ?? "", /^auto: .*cpu/);
+  assert.match(m.backend.gradients?.reason ?? "", /^auto: onnxruntime-node on the CPU/);
+  // this machine has no CUDA provider library (the project skips onnxruntime-node's CUDA download)
+  assert.equal(m.backend.device?.provider, "cpu");
+  assert.equal(m.backend.device?.requested, "auto");
+  assert.match(m.backend.device?.reason ?? "", /^auto: CUDA not used: .*libonnxruntime_providers_shared\.so is missing/);
   assert.equal(metrics(run).length, 2);
 });
 
-test("auto keeps tfjs on the tensorflow backend; an explicit choice wins everywhere", () => {
-  assert.equal(chooseGradientEngine("auto", "tensorflow").engine, "tfjs");
-  assert.equal(chooseGradientEngine("auto", "wasm").engine, "onnx");
+test("auto is onnx on either device (the GPU path needs no tfjs); an explicit choice wins", () => {
   assert.equal(chooseGradientEngine("auto", "cpu").engine, "onnx");
-  assert.equal(chooseGradientEngine("onnx", "tensorflow").engine, "onnx");
-  assert.equal(chooseGradientEngine("tfjs", "wasm").engine, "tfjs");
+  assert.equal(chooseGradientEngine("auto", "cuda").engine, "onnx");
+  assert.match(chooseGradientEngine("auto", "cuda").reason, /CUDA/);
+  assert.equal(chooseGradientEngine("tfjs", "cuda").engine, "tfjs");
+  assert.equal(chooseGradientEngine("onnx", "cpu").engine, "onnx");
 });
 
 test("engine.gradients refuses an unknown engine with the key named", () => {

@@ -1,7 +1,8 @@
-/** `diffx doctor`: what this machine can run — backends, devices, onnxruntime, CPU and memory. */
+/** `diffx doctor`: what this machine can run — backends, devices, onnxruntime and its CUDA provider, CPU and memory. */
 import type { Command } from "commander";
 import * as os from "node:os";
 import { listGpus, resolveDevices } from "../../train/parallel/devices.js";
+import { checkCuda, chooseDevice, tf32State } from "../../export/cuda-provider.js";
 import { DIFFX_VERSION } from "../../runs/version.js";
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
@@ -33,10 +34,12 @@ export function registerDoctor(program: Command): void {
       const backends = await probeBackends();
       const wasm = await wasmFeatures();
       const gpus = listGpus();
-      const chosen = backends.find((b) => b.usable)?.name ?? "cpu";
+      // the CUDA provider: every piece it needs, then (all present) whether it loads
+      const cuda = checkCuda();
+      const device = chooseDevice("auto", { check: () => cuda });
       let auto: string;
       try {
-        const d = resolveDevices("auto", chosen);
+        const d = resolveDevices("auto", device.provider);
         auto = `${d.workers.length} ${d.kind} worker${d.workers.length === 1 ? "" : "s"} (${d.workers.map((w) => w.device).join(", ")})`;
       } catch (err) {
         auto = `unavailable: ${(err as Error).message}`;
@@ -53,6 +56,7 @@ export function registerDoctor(program: Command): void {
         gpus,
         devices_auto: auto,
         onnxruntime: ort,
+        cuda: { pieces: cuda.pieces, versions: cuda.versions, device_auto: device, tf32: tf32State() },
       };
       const lines = [
         `diffx ${info.diffx} on Node ${info.node} (${info.platform})`,
@@ -63,6 +67,14 @@ export function registerDoctor(program: Command): void {
         `CUDA devices: ${gpus.length ? gpus.map((g) => `${g.id}: ${g.name} (${g.memoryMiB} MiB)`).join("; ") : "none (nvidia-smi not found or no GPU)"}`,
         `--devices auto would use: ${auto}`,
         `onnxruntime-node: ${ort.usable ? `${ort.version}, execution providers: ${(ort.providers ?? []).join(", ")}` : `not usable (${ort.reason})`}`,
+        "onnxruntime's CUDA provider (engine.device cuda: CUDA 12, cuDNN 9):",
+        ...cuda.pieces.map((p) => `  ${p.missing === null ? "✓" : "✗"} ${p.name}${p.missing === null ? `: ${p.found ?? ""}` : `\n      ${p.missing}`}`),
+        device.provider === "cuda"
+          ? `  ✓ the provider loads (a test model ran on GPU 0); CUDA ${cuda.versions.cuda ?? "?"}, cuDNN ${cuda.versions.cudnn ?? "?"}, driver ${cuda.versions.driver ?? "?"}; TF32 ${tf32State()}`
+          : cuda.ready
+            ? `  ✗ every piece is present, but ${device.reason.replace(/^auto: CUDA not used: /, "")}`
+            : `  engine.device auto would use the CPU: the first missing piece is marked ✗ above`,
+        `engine.device auto would use: ${device.provider}`,
       ];
       rep.result(lines.join("\n"), info);
     });

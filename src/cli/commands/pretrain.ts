@@ -1,6 +1,7 @@
 /** `diffx pretrain CONFIG` / `diffx pretrain --resume RUN`: train a base model, score it, write its folder. */
 import * as path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { DEVICE_REQUESTS, type DeviceRequest } from "../../export/cuda-provider.js";
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
 import { collectSets } from "./config.js";
@@ -14,6 +15,7 @@ interface PretrainOpts {
   resume?: string;
   out?: string;
   devices?: string;
+  device?: DeviceRequest;
   threads?: string;
   untilStep?: string;
 }
@@ -27,6 +29,7 @@ export function registerPretrain(program: Command): void {
     .option("--resume <run>", "continue an interrupted pretraining run from its last checkpoint")
     .option("--out <dir>", "base folder to write (default: src/train/bases/<pretrain.base> of this diffx)")
     .option("--devices <devices>", "N, auto, or a GPU list like 0,3,5 (default: train.devices)")
+    .addOption(new Option("--device <device>", "where onnxruntime computes the gradients (default: engine.device)").choices(DEVICE_REQUESTS))
     .option("--threads <n>", "CPU threads for this process (default: engine.threads)")
     .option("--until-step <k>", "stop after step K with a checkpoint (continue later with --resume)")
     .action(async (config: string | undefined, opts: PretrainOpts, cmd: Command) => {
@@ -36,7 +39,7 @@ export function registerPretrain(program: Command): void {
       const { runPretrain, writeBaseFromRun, defaultBaseDir } = await import("../../train/pretrain.js"); // lazily: tfjs is slow to import
       const { scoreBase } = await import("../../eval/base-scores.js");
       const r = await withInterrupt(rep, (signal) =>
-        runPretrain({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, threads, progress: rep, signal, stopAt }),
+        runPretrain({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, device: opts.device, threads, progress: rep, signal, stopAt }),
       );
       if (r.interrupted || r.step < r.config.train.steps) {
         const why = r.interrupted ? `interrupted at step ${r.step}` : `stopped at step ${r.step} of ${r.config.train.steps}`;

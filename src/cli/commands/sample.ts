@@ -3,12 +3,14 @@ import { Option, type Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { SAMPLER_NAMES, type SamplerName } from "../../diffusion/samplers/types.js";
 import { ENGINE_NAMES, type EngineName } from "../../sample/engine-names.js";
+import { DEVICE_REQUESTS, type DeviceRequest } from "../../export/cuda-provider.js";
 import type { SampleRunResult } from "../../sample/sample-run.js";
 import { globalOptions } from "../context.js";
 import { withInterrupt } from "../interrupt.js";
 import { Reporter } from "../output.js";
 
 interface SampleOpts {
+  device?: DeviceRequest;
   n?: string;
   prompt: string[];
   sketch: string[];
@@ -50,6 +52,7 @@ export function registerSample(program: Command): void {
     .option("--ema", "use the EMA weights")
     .option("--no-ema", "use the raw (non-EMA) weights")
     .addOption(new Option("--engine <engine>", "network engine").choices(ENGINE_NAMES))
+    .addOption(new Option("--device <device>", "where onnxruntime samples (--engine onnx; default: the run's engine.device)").choices(DEVICE_REQUESTS))
     .option("--batch-size <n>", "samples per network call")
     .option("--out <dir>", "output folder (new or empty; default RUN/samples/<sampler>-<steps>-seed<seed>)")
     .action(async (run: string, opts: SampleOpts, cmd: Command) => {
@@ -73,6 +76,7 @@ export function registerSample(program: Command): void {
           batchSize: num("--batch-size", opts.batchSize),
           out: opts.out,
           backend: g.backend,
+          device: opts.device,
           progress: rep,
           signal,
         }),

@@ -1,6 +1,7 @@
 /** `diffx train CONFIG` / `diffx train --resume RUN`. */
 import * as path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { DEVICE_REQUESTS, type DeviceRequest } from "../../export/cuda-provider.js";
 import { globalOptions } from "../context.js";
 import { Reporter } from "../output.js";
 import { collectSets } from "./config.js";
@@ -12,6 +13,7 @@ interface TrainOpts {
   runDir?: string;
   resume?: string;
   devices?: string;
+  device?: DeviceRequest;
   untilStep?: string;
   threads?: string;
 }
@@ -41,6 +43,7 @@ export function registerTrain(program: Command): void {
     .option("--run-dir <dir>", "run folder (default runs/<name>-<UTC time>)")
     .option("--resume <run>", "continue an interrupted run from its last checkpoint")
     .option("--devices <devices>", "N, auto, or a GPU list like 0,3,5 (default: train.devices)")
+    .addOption(new Option("--device <device>", "where onnxruntime computes the gradients (default: engine.device)").choices(DEVICE_REQUESTS))
     .option("--threads <n>", "CPU threads for this process (default: engine.threads)")
     .option("--until-step <k>", "stop after step K of the schedule with a checkpoint (continue later with --resume)")
     .action(async (config: string | undefined, opts: TrainOpts, cmd: Command) => {
@@ -49,7 +52,7 @@ export function registerTrain(program: Command): void {
       const { stopAt, threads } = checkTrainArgs("train", config, opts, "a CONFIG file (e.g. configs/quickstart.yaml)");
       const { runTraining } = await import("../../train/run.js"); // loaded lazily: tfjs is slow to import
       const r = await withInterrupt(rep, (signal) =>
-        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, threads, progress: rep, signal, stopAt }),
+        runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, device: opts.device, threads, progress: rep, signal, stopAt }),
       );
       const resumeHint = `continue with: diffx train --resume ${r.runDir}`;
       const status = r.interrupted

@@ -1,10 +1,15 @@
 /**
  * Which devices data-parallel training runs on, and one worker process per device.
  *
- * tfjs-node-gpu has no device API: a process uses the GPU that `CUDA_VISIBLE_DEVICES` shows it
- * (DESIGN.md, "Backends and devices"). So N GPUs means N worker processes, each started with
- * `CUDA_VISIBLE_DEVICES=<its GPU id>`. On the CPU backends (wasm, cpu, and tensorflow on a box
- * without GPUs) the same path runs N CPU workers with the cores divided between them.
+ * On CUDA (engine.device resolved to cuda: onnxruntime's CUDA provider) N GPUs means N worker
+ * processes (DESIGN.md, "Backends and devices"), each started with `CUDA_VISIBLE_DEVICES=<its
+ * GPU id>` and `CUDA_DEVICE_ORDER=PCI_BUS_ID`, so that the id means the GPU nvidia-smi lists under
+ * it (CUDA's own order is fastest-first). A worker therefore sees exactly one GPU, CUDA ordinal 0,
+ * and opens its sessions with `deviceId: 0` (cuda-provider.ts, deviceOf), not with the physical
+ * id, which would name no GPU inside that process. Hiding the other GPUs also keeps the CUDA
+ * runtime, cuBLAS and cuDNN from touching them, and it is how tfjs-node-gpu (which has no device
+ * API) is pointed at a GPU too. On the CPU the same path runs N CPU workers with the cores divided
+ * between them.
  */
 import { spawnSync } from "node:child_process";
 import * as os from "node:os";
@@ -20,13 +25,14 @@ export interface GpuInfo {
 /** "auto", a worker count, or a GPU id list like "0,3,5" (a string is always an id list). */
 export type DevicesSpec = "auto" | number | string;
 
-export type TrainBackend = "tensorflow" | "wasm" | "cpu";
+/** Where the workers compute: onnxruntime's CUDA provider (GPU workers) or the CPU. */
+export type DeviceProvider = "cuda" | "cpu";
 
 export interface WorkerDevice {
   rank: number;
   /** The GPU id, or "cpu". */
   device: string;
-  /** Environment for this worker's process (CUDA_VISIBLE_DEVICES for GPU workers). */
+  /** Environment for this worker's process (CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for GPU workers). */
   env: Record<string, string>;
   /** CPU threads this worker may use (≥ 1). */
   threads: number;
@@ -134,25 +140,25 @@ function gpuWorkers(gpus: readonly GpuInfo[], cores: number): DevicePlan {
   const cpu = cpuWorkers(gpus.length, cores);
   return {
     kind: "gpu",
-    workers: gpus.map((g, rank) => ({ rank, device: g.id, env: { CUDA_VISIBLE_DEVICES: g.id }, threads: cpu[rank].threads })),
+    workers: gpus.map((g, rank) => ({ rank, device: g.id, env: { CUDA_VISIBLE_DEVICES: g.id, CUDA_DEVICE_ORDER: "PCI_BUS_ID" }, threads: cpu[rank].threads })),
   };
 }
 
 /**
- * One worker per device for `spec` on `backend`.
+ * One worker per device for `spec` on `provider`.
  *
- * - tensorflow with GPUs visible: one worker per GPU, `CUDA_VISIBLE_DEVICES=<id>`. "auto" = all
+ * - cuda with GPUs visible: one worker per GPU, `CUDA_VISIBLE_DEVICES=<id>`. "auto" = all
  *   visible GPUs; a count N = the first N; "0,3,5" = exactly those.
- * - tensorflow without GPUs, wasm, cpu: CPU workers with the cores divided between them
+ * - cuda without GPUs listed by nvidia-smi, cpu: CPU workers with the cores divided between them
  *   (threads ≥ 1 each). "auto" = 1 worker with every core.
  *
- * UsageError (exit 2) when the spec asks for more than there is: GPU ids without GPUs (or on a
- * CPU backend), ids that are not visible, more GPUs than visible, or more CPU workers than cores.
- * `gpus` is injectable for tests; by default nvidia-smi is asked (only on tensorflow).
+ * UsageError (exit 2) when the spec asks for more than there is: GPU ids without GPUs (or on the
+ * CPU), ids that are not visible, more GPUs than visible, or more CPU workers than cores.
+ * `gpus` is injectable for tests; by default nvidia-smi is asked (only on cuda).
  */
 export function resolveDevices(
   spec: DevicesSpec,
-  backend: TrainBackend,
+  provider: DeviceProvider,
   cores: number = os.availableParallelism(),
   gpus?: readonly GpuInfo[],
 ): DevicePlan {
@@ -163,13 +169,13 @@ export function resolveDevices(
   if (typeof spec === "string" && spec !== "auto" && !/^\d+(,\d+)*$/.test(spec)) {
     throw new UsageError(`${what}: expected a count, auto, or GPU ids like 0,3,5`);
   }
-  const visible = backend === "tensorflow" ? (gpus ?? listGpus()) : [];
+  const visible = provider === "cuda" ? (gpus ?? listGpus()) : [];
   const visibleIds = visible.map((g) => g.id).join(", ");
 
   if (typeof spec === "string" && spec !== "auto") {
     const ids = spec.split(",");
-    if (backend !== "tensorflow") {
-      throw new UsageError(`${what}: GPU ids need the tensorflow backend, but the ${backend} backend runs on the CPU (use a worker count such as --devices 2)`);
+    if (provider !== "cuda") {
+      throw new UsageError(`${what}: GPU ids need CUDA, but onnxruntime runs on the CPU here (engine.device cpu, or auto without CUDA: see diffx doctor); use a worker count such as --devices 2`);
     }
     if (visible.length === 0) {
       throw new UsageError(`${what}: no GPU is visible here (nvidia-smi lists none${process.env.CUDA_VISIBLE_DEVICES !== undefined ? " within CUDA_VISIBLE_DEVICES" : ""}); use a worker count such as --devices 2 for CPU workers`);
@@ -197,7 +203,7 @@ export function resolveDevices(
 
   const n = spec === "auto" ? 1 : spec;
   if (n > cores) {
-    throw new UsageError(`${what}: only ${cores} CPU core${cores === 1 ? "" : "s"} here and no GPU${backend === "tensorflow" ? "" : ` on the ${backend} backend`}; each CPU worker needs a core, so use --devices ${cores} or fewer`);
+    throw new UsageError(`${what}: only ${cores} CPU core${cores === 1 ? "" : "s"} here and no GPU${provider === "cuda" ? "" : " in use (onnxruntime runs on the CPU)"}; each CPU worker needs a core, so use --devices ${cores} or fewer`);
   }
   return { kind: "cpu", workers: cpuWorkers(n, cores) };
 }
