@@ -71,6 +71,7 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
     kid_subset_size: [k.subsetSizeA, k.subsetSizeB],
     warnings: [],
   };
+  checkRepresentable(result, a, b, labelA, labelB); // before the bootstrap: a FID of 1e400 needs no 1000 resamples to be refused
   const boot = options.bootstrap;
   if (boot && boot.resamples > 0) {
     const level = boot.level ?? 0.95;
