@@ -10,7 +10,7 @@ import { DiffxError } from "../errors.js";
 function installLastResort(debug: boolean): void {
   const fail = (err: unknown): void => {
     const e = err as Error;
-    process.stderr.write(`diffx: ${err instanceof DiffxError ? "" : "internal error: "}${e && e.message ? e.message : String(err)}\n`);
+    process.stderr.write(`diffx: ${err instanceof DiffxError || isSystemError(err) ? "" : "internal error: "}${e && e.message ? e.message : String(err)}\n`);
     if (debug && e && e.stack) process.stderr.write(e.stack + "\n");
     process.exit(err instanceof DiffxError ? err.exitCode : 1);
   };
@@ -22,6 +22,16 @@ function installLastResort(debug: boolean): void {
       else fail(err);
     });
   }
+}
+
+/**
+ * An error the operating system returned for a file or socket (permission denied, read-only file
+ * system, too many open files…): the user's environment, not a bug in diffx. Node's message
+ * already names the code, the call and the path ("EACCES: permission denied, open '/x/y'").
+ */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  const e = err as NodeJS.ErrnoException;
+  return err instanceof Error && typeof e.code === "string" && /^E[A-Z0-9]+$/.test(e.code) && typeof e.syscall === "string";
 }
 
 /** Streams whose reader went away (writes to them are dropped). */
@@ -62,6 +72,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`diffx: ${err.message}\n`);
       if (debug && err.stack) process.stderr.write(err.stack + "\n");
       return err.exitCode;
+    }
+    if (isSystemError(err)) {
+      process.stderr.write(`diffx: ${err.message}\n`);
+      if (debug && err.stack) process.stderr.write(err.stack + "\n");
+      return 1;
     }
     const e = err as Error;
     process.stderr.write(`diffx: internal error: ${e && e.message ? e.message : String(err)}\n`);

@@ -8,7 +8,8 @@
  *
  * Every image is decoded (sharp), centre-cropped to a square and resized to `size`, and written
  * as PNG. All problems are collected and reported together, each naming its file; if there is
- * any, nothing is written.
+ * any, nothing is written. Every other file or folder in DIR (not an image, a caption file that
+ * was not read, a hidden file, a subfolder) is named in one warning: nothing is dropped silently.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -46,31 +47,31 @@ function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Image files of a folder by stem; duplicate stems are problems. */
-/** Caption files that sit beside the images (art): per-image .txt / .zh.txt and one caption list. */
-const CAPTION_FILE = /(\.txt|^captions\.csv|^captions\.jsonl)$/i;
-
 /**
- * The PNG and JPEG images in `dir` by stem. Everything else there that is not a caption file or
- * a hidden file (.DS_Store…) is added to `skipped` (shown as `relDir/name`), so the caller can
- * say what was not imported instead of dropping it silently. Symbolic links to images count.
+ * The PNG and JPEG images in `dir` by stem; duplicate stems are problems. Every other entry
+ * (caption files, hidden files, folders — shown with a trailing `/`) is added to `others` as
+ * `relDir/name`, so the caller can say what it did not import instead of dropping it silently.
+ * Symbolic links to images count.
  */
-function listImages(dir: string, relDir: string, problems: string[], skipped: string[]): Map<string, Source> {
+function listImages(dir: string, relDir: string, problems: string[], others: string[]): Map<string, Source> {
   const out = new Map<string, Source>();
   const names: string[] = [];
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (e.name.startsWith(".")) continue;
     const rel = relDir ? `${relDir}/${e.name}` : e.name;
     let isFile = e.isFile();
     if (e.isSymbolicLink()) {
       try {
         isFile = fs.statSync(path.join(dir, e.name)).isFile();
       } catch {
-        isFile = false; // a dangling link
+        if (IMAGE_EXT.test(e.name)) {
+          problems.push(`${rel}: a symbolic link to a missing file (${fs.readlinkSync(path.join(dir, e.name))})`);
+          continue;
+        }
+        isFile = false; // a dangling link to something else: named with the others
       }
     }
-    if (isFile && IMAGE_EXT.test(e.name)) names.push(e.name);
-    else if (!(isFile && CAPTION_FILE.test(e.name)) && !(relDir === "" && e.isDirectory() && e.name === "images")) skipped.push(e.isDirectory() ? `${rel}/` : rel);
+    if (isFile && IMAGE_EXT.test(e.name) && !e.name.startsWith(".")) names.push(e.name);
+    else others.push(e.isDirectory() ? `${rel}/` : rel);
   }
   names.sort(byCodeUnit);
   for (const name of names) {
@@ -83,12 +84,29 @@ function listImages(dir: string, relDir: string, problems: string[], skipped: st
   return out;
 }
 
-/** One warning naming what `listImages` left out (nothing when nothing was). */
-function warnSkipped(skipped: readonly string[], progress: ProgressSink): void {
+/** The entries of the source folder itself other than `folders` (the ones whose images are read), as `listImages` shows them. */
+function otherTopLevel(from: string, folders: readonly string[]): string[] {
+  return fs
+    .readdirSync(from, { withFileTypes: true })
+    .filter((e) => !(folders.includes(e.name) && isDir(path.join(from, e.name))))
+    .map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
+}
+
+/**
+ * One warning naming every file and folder that was not imported (nothing when there is none):
+ * `others` less the caption files that were read (`used`). Hidden files are named too, apart.
+ */
+function warnSkipped(others: readonly string[], used: ReadonlySet<string>, progress: ProgressSink): void {
+  const skipped = others.filter((rel) => !used.has(rel)).sort(byCodeUnit);
+  const hidden = (rel: string): boolean => path.posix.basename(rel.replace(/\/$/, "")).startsWith(".");
+  const shown = skipped.filter((rel) => !hidden(rel));
+  const hiddenShown = skipped.filter(hidden);
   if (skipped.length === 0) return;
-  const sorted = [...skipped].sort(byCodeUnit);
-  const shown = sorted.slice(0, 8).join(", ") + (skipped.length > 8 ? `, … (${skipped.length} in all)` : "");
-  progress.warn(`not imported (only PNG and JPEG images, with their captions, are read; folders are not searched): ${shown}`);
+  const parts = [
+    shown.length > 0 ? shown.join(", ") : "",
+    hiddenShown.length > 0 ? `hidden: ${hiddenShown.join(", ")}` : "",
+  ].filter(Boolean);
+  progress.warn(`not imported (only PNG and JPEG images, with their captions, are read; folders are not searched): ${parts.join("; ")}`);
 }
 
 function isDir(p: string): boolean {
@@ -172,11 +190,11 @@ export async function importDataset(opts: ImportOptions): Promise<WriteResult> {
 
   if (opts.kind === "art") {
     const imgDir = isDir(path.join(from, "images")) ? "images" : "";
-    const skipped: string[] = [];
-    const images = listImages(path.join(from, imgDir), imgDir, problems, skipped);
-    warnSkipped(skipped, progress);
+    const others = imgDir ? otherTopLevel(from, [imgDir]) : [];
+    const images = listImages(path.join(from, imgDir), imgDir, problems, others);
     if (images.size === 0) problems.push(`no PNG or JPEG images found in ${path.join(from, imgDir)}`);
     const captions = readCaptionList(from, images, problems);
+    const used = new Set<string>(captions.file !== null ? [captions.file] : []);
     const stems = [...images.keys()].sort(byCodeUnit);
     progress.start("importing art pairs", stems.length);
     for (const [i, stem] of stems.entries()) {
@@ -194,9 +212,15 @@ export async function importDataset(opts: ImportOptions): Promise<WriteResult> {
         const txtRel = path.posix.join(imgDir, `${stem}.txt`);
         const txt = path.join(from, txtRel);
         if (!fs.existsSync(txt)) problems.push(`${src.rel}: no caption (no ${txtRel}, captions.csv or captions.jsonl)`);
-        else caption = checkCaption(fs.readFileSync(txt, "utf8"), txtRel, problems);
+        else {
+          caption = checkCaption(fs.readFileSync(txt, "utf8"), txtRel, problems);
+          used.add(txtRel);
+        }
         const zhRel = path.posix.join(imgDir, `${stem}.zh.txt`);
-        if (fs.existsSync(path.join(from, zhRel))) captionZh = checkCaption(fs.readFileSync(path.join(from, zhRel), "utf8"), zhRel, problems);
+        if (fs.existsSync(path.join(from, zhRel))) {
+          captionZh = checkCaption(fs.readFileSync(path.join(from, zhRel), "utf8"), zhRel, problems);
+          used.add(zhRel);
+        }
       }
       const img = await decodeSquare(path.join(from, src.rel), src.rel, 3, size, problems);
       progress.update(i + 1);
@@ -206,18 +230,19 @@ export async function importDataset(opts: ImportOptions): Promise<WriteResult> {
       pairs.push({ record, files: [{ path: record.image, bytes: encodePng(img) }] });
     }
     progress.stop();
+    warnSkipped(others, used, progress);
   } else {
     const missingDirs = ["sketches", "renders"].filter((d) => !isDir(path.join(from, d)));
     for (const d of missingDirs) problems.push(`${path.join(from, d)}: folder not found (sketch2render needs sketches/ and renders/)`);
     if (missingDirs.length > 0) failWith(from, problems);
-    const skipped: string[] = [];
-    const sketches = listImages(path.join(from, "sketches"), "sketches", problems, skipped);
-    const renders = listImages(path.join(from, "renders"), "renders", problems, skipped);
-    warnSkipped(skipped, progress);
+    const others = otherTopLevel(from, ["sketches", "renders"]);
+    const sketches = listImages(path.join(from, "sketches"), "sketches", problems, others);
+    const renders = listImages(path.join(from, "renders"), "renders", problems, others);
     for (const [stem, s] of sketches) if (!renders.has(stem)) problems.push(`${s.rel}: sketch without a render (no renders/${stem}.png or .jpg)`);
     for (const [stem, r] of renders) if (!sketches.has(stem)) problems.push(`${r.rel}: render without a sketch (no sketches/${stem}.png or .jpg)`);
     if (sketches.size === 0 && renders.size === 0) problems.push(`no PNG or JPEG images found in ${from}/sketches and ${from}/renders`);
     const captions = readCaptionList(from, renders, problems);
+    warnSkipped(others, new Set(captions.file !== null ? [captions.file] : []), progress);
     const stems = [...renders.keys()].filter((s) => sketches.has(s)).sort(byCodeUnit);
     progress.start("importing sketch2render pairs", stems.length);
     for (const [i, stem] of stems.entries()) {

@@ -4,7 +4,8 @@
  * are 1 channel in [-1, 1] (white paper = 1, ink = -1); captions stay text.
  */
 import * as path from "node:path";
-import { imageToFloats, readPng } from "../engine/image.js";
+import { imageToFloats, readPng, type Image } from "../engine/image.js";
+import { UsageError } from "../errors.js";
 import type { AttributeValue, Dataset } from "./dataset.js";
 import { resizeSquare } from "./resize.js";
 
@@ -38,8 +39,8 @@ export function loadPairArrays(ds: Dataset, resolution: number, indices?: readon
   const sketches = hasSketch ? new Float32Array(idx.length * px) : null;
   idx.forEach((pi, n) => {
     const p = ds.pairs[pi];
-    images.set(imageToFloats(resizeSquare(readPng(path.join(ds.dir, p.image), 3), resolution)), n * px * 3);
-    if (sketches && p.sketch !== undefined) sketches.set(imageToFloats(resizeSquare(readPng(path.join(ds.dir, p.sketch), 1), resolution)), n * px);
+    images.set(imageToFloats(resizeSquare(readPairImage(ds, p.image, 3), resolution)), n * px * 3);
+    if (sketches && p.sketch !== undefined) sketches.set(imageToFloats(resizeSquare(readPairImage(ds, p.sketch, 1), resolution)), n * px);
   });
   const pairs = idx.map((i) => ds.pairs[i]);
   return {
@@ -54,4 +55,30 @@ export function loadPairArrays(ds: Dataset, resolution: number, indices?: readon
     attributes: pairs.map((p) => p.attributes),
     groups: pairs.map((p) => p.group),
   };
+}
+
+/**
+ * One image of a dataset folder, decoded, checked to be square (any side: the loader resizes).
+ * `diffx data verify` reads every image through this too, so what it accepts, training reads.
+ */
+export function readPairImage(ds: Dataset, rel: string, channels: 1 | 3): Image {
+  const img = readPng(path.join(ds.dir, rel), channels);
+  if (img.width !== img.height) {
+    throw new UsageError(`${path.join(ds.dir, rel)}: image is ${img.width}×${img.height}; dataset images must be square (diffx data import crops them)`);
+  }
+  return img;
+}
+
+/** Decode every image and sketch of `ds` as training will (throws the first problem, naming the file). */
+export function checkPairImages(ds: Dataset): number {
+  let n = 0;
+  for (const p of ds.pairs) {
+    readPairImage(ds, p.image, 3);
+    n++;
+    if (p.sketch !== undefined) {
+      readPairImage(ds, p.sketch, 1);
+      n++;
+    }
+  }
+  return n;
 }

@@ -33,7 +33,8 @@ export function summarizeDataset(ds: Dataset): DatasetSummary {
     const distinct = new Set(values.map(String));
     if (values.every((v) => typeof v === "number") && distinct.size > 12) {
       const nums = values as number[];
-      attributes[key] = { kind: "range", min: Math.min(...nums), max: Math.max(...nums), mean: nums.reduce((a, b) => a + b, 0) / nums.length };
+      // reduce, not Math.min(...nums): spreading a large dataset's values overflows the call stack
+      attributes[key] = { kind: "range", min: nums.reduce((a, b) => Math.min(a, b)), max: nums.reduce((a, b) => Math.max(a, b)), mean: nums.reduce((a, b) => a + b, 0) / nums.length };
     } else {
       const counts: Record<string, number> = {};
       for (const v of [...distinct].sort()) counts[v] = 0;

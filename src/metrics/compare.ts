@@ -5,8 +5,10 @@
  * here).
  */
 import type { ProgressSink } from "../engine/progress.js";
+import { UsageError } from "../errors.js";
 import { bootstrapIntervals, independentStrata, type BcaDetail, type Interval, type Unit } from "./bootstrap.js";
 import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
+import { largestMagnitude } from "./feature-scale.js";
 import { fid } from "./fid.js";
 import { FidResampler } from "./fid-resample.js";
 import { kid, KID_DEFAULTS, mmd2Unbiased, PolyKernel, type KidOptions } from "./kid.js";
@@ -69,6 +71,7 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
     kid_subset_size: [k.subsetSizeA, k.subsetSizeB],
     warnings: [],
   };
+  checkRepresentable(result, a, b, labelA, labelB); // before the bootstrap: a FID of 1e400 needs no 1000 resamples to be refused
   const boot = options.bootstrap;
   if (boot && boot.resamples > 0) {
     const level = boot.level ?? 0.95;
@@ -87,8 +90,41 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
     };
     Object.assign(result, { fid_ci: fidCi!.interval, kid_ci: kidCi!.interval, ci_level: level, bootstrap_resamples: boot.resamples, ci_detail: ciDetail });
   }
-  result.warnings = smallSampleWarnings(result);
+  checkRepresentable(result, a, b, labelA, labelB);
+  result.warnings = [...smallSampleWarnings(result), ...underflowWarnings(result, a, b, labelA, labelB)];
   return result;
+}
+
+/** Below this, a FID or KID (a sum of squares) has lost digits to float64's subnormal range. */
+const MIN_NORMAL = 2 ** -1022;
+
+/** Features so small that FID or KID underflow to (nearly) 0 although the sets differ. */
+function underflowWarnings(r: FeatureComparison, a: FeatureRows, b: FeatureRows, labelA: string, labelB: string): string[] {
+  const max = largestMagnitude(a, b);
+  if (max === 0 || max >= 1e-150 || (Math.abs(r.fid) >= MIN_NORMAL && Math.abs(r.kid) >= MIN_NORMAL)) return [];
+  return [
+    `the features of ${labelA} and ${labelB} are at most ±${max.toExponential(1)}: FID and KID (which grow with their square) fall below float64's smallest normal number, so they lose digits or show as 0 even where the sets differ. Multiply both sets by the same constant c (FID multiplies by c²).`,
+  ];
+}
+
+/**
+ * Refuse, naming the cause, a comparison whose FID or KID does not fit in float64 (features of
+ * magnitude 1e200 give a FID near 1e400; KID's cubic kernel overflows from about 1e51), rather
+ * than report Infinity or NaN.
+ */
+function checkRepresentable(r: FeatureComparison, a: FeatureRows, b: FeatureRows, labelA: string, labelB: string): void {
+  const finite = (...v: (number | undefined)[]): boolean => v.every((x) => x === undefined || Number.isFinite(x));
+  const fidOk = finite(r.fid, ...(r.fid_ci ?? []));
+  const kidOk = finite(r.kid, r.kid_std, ...(r.kid_ci ?? []));
+  if (fidOk && kidOk) return;
+  const size = `the features of ${labelA} and ${labelB} reach ±${largestMagnitude(a, b).toExponential(1)}`;
+  if (!fidOk) {
+    throw new UsageError(`FID of ${labelA} and ${labelB} is beyond the float64 range (±1.8e308): ${size}, and FID grows with the square of their scale. Divide both sets by the same constant c (FID divides by c²).`);
+  }
+  throw new UsageError(
+    `KID of ${labelA} and ${labelB} is beyond the float64 range (±1.8e308): ${size}, and KID's kernel (xᵀy/d + 1)³ grows with the sixth power of their scale. ` +
+      `Divide both sets by the same constant; KID is not scale-invariant, so compare only KIDs of sets scaled alike.`,
+  );
 }
 
 /** The caveats that apply to a comparison of this size. */

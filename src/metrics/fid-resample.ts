@@ -14,6 +14,7 @@
  */
 import { Matrix, SingularValueDecomposition } from "ml-matrix";
 import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
+import { rescaleForFid } from "./feature-scale.js";
 import { fid } from "./fid.js";
 
 /** Pooled sample counts above this never use the Gram matrix (its memory is n² doubles). */
@@ -23,12 +24,17 @@ export class FidResampler {
   private readonly nA: number;
   private readonly nB: number;
   private readonly gram: Float64Array | null;
+  private readonly a: FeatureRows;
+  private readonly b: FeatureRows;
+  /** FID of the rescaled sets → FID of the given ones (see feature-scale.ts). */
+  private readonly back: (v: number) => number;
 
-  constructor(
-    private readonly a: FeatureRows,
-    private readonly b: FeatureRows,
-  ) {
-    const dims = checkFeaturePair(a, b);
+  constructor(setA: FeatureRows, setB: FeatureRows) {
+    const dims = checkFeaturePair(setA, setB);
+    const { a, b, unscaleSquared } = rescaleForFid(setA, setB);
+    this.a = a;
+    this.b = b;
+    this.back = unscaleSquared;
     this.nA = a.length;
     this.nB = b.length;
     const n = this.nA + this.nB;
@@ -58,7 +64,7 @@ export class FidResampler {
 
   /** FID between rows idxA of a and rows idxB of b (repeats allowed). */
   fid(idxA: readonly number[], idxB: readonly number[]): number {
-    if (!this.gram) return fid(idxA.map((i) => this.a[i]), idxB.map((j) => this.b[j]));
+    if (!this.gram) return this.back(fid(idxA.map((i) => this.a[i]), idxB.map((j) => this.b[j])));
     const g = this.gram, n = this.nA + this.nB, off = this.nA;
     const I = idxA, J = idxB.map((j) => j + off);
     const na = I.length, nb = J.length;
@@ -93,6 +99,6 @@ export class FidResampler {
     const svd = new SingularValueDecomposition(cross, { computeLeftSingularVectors: false, computeRightSingularVectors: false, autoTranspose: true });
     let traceSqrt = 0;
     for (const s of svd.diagonal) traceSqrt += s;
-    return muAA + muBB - 2 * muAB + traceA + traceB - 2 * traceSqrt;
+    return this.back(muAA + muBB - 2 * muAB + traceA + traceB - 2 * traceSqrt);
   }
 }

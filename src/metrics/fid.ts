@@ -10,10 +10,13 @@
  * for rank-deficient covariances too (n < d), where scipy's sqrtm is inaccurate.
  * When a set has more samples than features (n > d), its matrix is first replaced by the R
  * factor of its QR decomposition (A = QR, Q orthonormal columns), which leaves the singular
- * values of A Bᵀ unchanged and keeps the SVD at most d × d. Everything is float64.
+ * values of A Bᵀ unchanged and keeps the SVD at most d × d. Everything is float64; features far
+ * outside ordinary magnitudes (1e200, 1e-200) are rescaled exactly first (feature-scale.ts), so a
+ * FID that fits in float64 is computed, and one that does not comes out Infinity.
  */
 import { Matrix, QrDecomposition, SingularValueDecomposition } from "ml-matrix";
 import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
+import { rescaleForFid } from "./feature-scale.js";
 
 /** The terms of the FID sum, for reports and tests. */
 export interface FidTerms {
@@ -33,8 +36,9 @@ export function fid(a: FeatureRows, b: FeatureRows): number {
   return fidTerms(a, b).fid;
 }
 
-export function fidTerms(a: FeatureRows, b: FeatureRows): FidTerms {
-  const dims = checkFeaturePair(a, b);
+export function fidTerms(setA: FeatureRows, setB: FeatureRows): FidTerms {
+  const dims = checkFeaturePair(setA, setB);
+  const { a, b, unscaleSquared: back } = rescaleForFid(setA, setB);
   const muA = columnMeans(a, dims);
   const muB = columnMeans(b, dims);
   let meanDistance = 0;
@@ -47,7 +51,8 @@ export function fidTerms(a: FeatureRows, b: FeatureRows): FidTerms {
   const svd = new SingularValueDecomposition(cross, { computeLeftSingularVectors: false, computeRightSingularVectors: false, autoTranspose: true });
   let traceSqrtProduct = 0;
   for (const s of svd.diagonal) traceSqrtProduct += s;
-  return { fid: meanDistance + traceA + traceB - 2 * traceSqrtProduct, meanDistance, traceA, traceB, traceSqrtProduct };
+  const fidValue = meanDistance + traceA + traceB - 2 * traceSqrtProduct;
+  return { fid: back(fidValue), meanDistance: back(meanDistance), traceA: back(traceA), traceB: back(traceB), traceSqrtProduct: back(traceSqrtProduct) };
 }
 
 export function columnMeans(rows: FeatureRows, dims: number): Float64Array {

@@ -8,6 +8,10 @@
  * size is capped at that side's n. When both caps apply, every "subset" would be the whole set,
  * so KID is computed once on all samples and its std over subsets is 0.
  * The reported std is the population std (ddof 0) over subsets, as torch-fidelity reports it.
+ *
+ * The kernel's constant term cancels in MMD²_u (each of its three means contributes 1, 1 and
+ * −2), so it is left out: k(x, y) − 1 = t(t² + 3t + 3) with t = xᵀy / d. Same value, but small
+ * features (t ≈ 1e-10) keep their digits instead of vanishing beside the 1 (1 + 3e-20 = 1).
  */
 import { Rng } from "../engine/rng.js";
 import { RuntimeFailure, UsageError } from "../errors.js";
@@ -70,7 +74,8 @@ export class PolyKernel {
     const x = this.rows[i], y = this.rows[j];
     let dot = 0;
     for (let k = 0; k < this.dims; k++) dot += x[k] * y[k];
-    const v = (dot / this.dims + 1) ** 3;
+    const t = dot / this.dims;
+    const v = t * (t * (t + 3) + 3); // (t + 1)³ − 1: see the header
     if (this.cache) this.cache[key] = v;
     return v;
   }

@@ -37,6 +37,16 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** [min, max] of `v` ([Infinity, -Infinity] when empty, as Math.min() and Math.max() give). */
+function extent(v: readonly number[]): [number, number] {
+  let lo = Number.POSITIVE_INFINITY, hi = Number.NEGATIVE_INFINITY;
+  for (const x of v) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return [lo, hi];
+}
+
 function fmt(v: number): string {
   if (v === 0) return "0";
   const a = Math.abs(v);
@@ -48,7 +58,8 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   const m = { l: 64, r: 16, t: 32, b: 44 };
   const all = series.flatMap((s) => [...s.points, ...(s.whiskers ?? []).flatMap(([x, lo, hi]): [number, number][] => [[x, lo], [x, hi]])]).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
   const xs = all.map((p) => p[0]), ys = all.map((p) => (o.logY ? Math.log10(p[1]) : p[1]));
-  let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  // loops, not Math.min(...xs): a run logged at every one of 200 000 steps would overflow the call stack
+  let [x0, x1] = extent(xs), [y0, y1] = extent(ys);
   if (!all.length) (x0 = 0), (x1 = 1), (y0 = 0), (y1 = 1);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) (y0 -= 0.5), (y1 += 0.5);

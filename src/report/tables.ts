@@ -121,7 +121,7 @@ export function testsTable(s: StatsResult): Table {
       header: ["test", "statistic", "df", "p", "effect size / note"],
       rows: [
         ["sign test, exact (a − b per fold)", `${st.wins} wins, ${st.losses} losses, ${st.ties} ties`, "–", pval(st.p), ""],
-        ["Wilcoxon signed-rank, exact", `W = ${num(w.statistic)} (R+ = ${num(w.r_plus)})`, `n = ${w.n}`, pval(w.p), ""],
+        [`Wilcoxon signed-rank, ${w.method === "exact" ? "exact" : "normal approximation"}`, `W = ${num(w.statistic)} (R+ = ${num(w.r_plus)})`, `n = ${w.n}`, pval(w.p), ""],
         ["paired t-test (= repeated-measures ANOVA, F = t²)", `F = ${num(rm.F)}`, `${num(rm.df1)}, ${num(rm.df2)}`, pval(rm.p), eta],
         friedmanRow,
       ],

@@ -13,6 +13,7 @@ import { signTest, wilcoxonSignedRank, type SignTest, type WilcoxonTest } from "
 import { pairwisePosthoc, type PosthocPair } from "./posthoc.js";
 import { summarise, type VariantSummary } from "./summary.js";
 import { toFoldMatrix, type FoldMatrix } from "./table.js";
+import { scaleRows, unitScale } from "./unit-scale.js";
 
 export interface StatsResult {
   summary: Record<string, VariantSummary>;
@@ -42,17 +43,24 @@ export function analyse(rows: readonly TableRow[], source = "stats table"): Stat
   return analyseMatrix(matrix);
 }
 
-/** Analyse an already complete matrix (values[fold][variant]). */
+/**
+ * Analyse an already complete matrix (values[fold][variant]). The ANOVA and t-tests are
+ * scale-free, so they run on the values rescaled by a power of two (exact): scores of 1e300 or
+ * 1e-300 give the same t, F and p as scores of 1, instead of Infinity or 0 from overflowing
+ * squares. The rank tests only compare, so they read the values as given (where rescaling could
+ * flush a 1e-300 beside a 1e300 to 0 and make a tie of it).
+ */
 export function analyseMatrix(matrix: FoldMatrix): StatsResult {
   const { values, variants } = matrix;
+  const scaled = scaleRows(values, unitScale(values.flat()));
   const cols = columns(values);
   // fromEntries defines own properties, so any variant name (even "__proto__") is a plain key
   const summary: Record<string, VariantSummary> = Object.fromEntries(variants.map((v, j) => [v, summarise(cols[j]!)]));
   return {
     summary,
-    rm_anova: repeatedMeasuresAnova(values),
+    rm_anova: repeatedMeasuresAnova(scaled),
     friedman: friedman(values),
     paired: variants.length === 2 ? { a: variants[0]!, b: variants[1]!, sign_test: signTest(cols[0]!, cols[1]!), wilcoxon: wilcoxonSignedRank(cols[0]!, cols[1]!) } : null,
-    posthoc: pairwisePosthoc(values, variants),
+    posthoc: pairwisePosthoc(scaled, variants),
   };
 }

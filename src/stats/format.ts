@@ -40,9 +40,9 @@ export function formatStatsText(result: StatsResult, title: string): string {
     const { a, b, sign_test: s, wilcoxon: w } = result.paired;
     out.push(
       "",
-      `Exact paired tests (${a} − ${b} per fold)`,
+      `${w.method === "exact" ? "Exact paired" : "Paired"} tests (${a} − ${b} per fold)`,
       `  sign test: ${s.wins} wins, ${s.losses} losses, ${s.ties} ties, p = ${pval(s.p)}`,
-      `  Wilcoxon signed-rank: W = ${num(w.statistic)} (R+ = ${num(w.r_plus)}, n = ${w.n} non-zero), p = ${pval(w.p)} (exact)`,
+      `  Wilcoxon signed-rank: W = ${num(w.statistic)} (R+ = ${num(w.r_plus)}, n = ${w.n} non-zero), p = ${pval(w.p)} (${w.method === "exact" ? "exact" : "normal approximation"})`,
     );
   }
 
@@ -70,7 +70,8 @@ export function friedmanP(fr: StatsResult["friedman"]): string {
 }
 
 function alignRows(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  // a loop, not Math.max(...rows): spreading the rows of a wide table's post-hoc pairs overflows the call stack
+  const widths = rows[0]!.map((_, c) => rows.reduce((w, r) => Math.max(w, (r[c] ?? "").length), 0));
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  "));
 }
 

@@ -129,6 +129,8 @@ function enumerate(doubled: readonly (readonly number[])[], target: number, stat
   const base = doubled.reduce((s, row) => s + Math.max(...row), 0) + 1;
   const numeric = Math.pow(base, k) < Number.MAX_SAFE_INTEGER;
   const keyOf = (s: readonly number[]): number | string => (numeric ? s.reduce((acc, x) => acc * base + x, 0) : s.join(","));
+  // a row of k distinct ranks has k! orders: listing them for a wide table (k = 100) would never end
+  if (doubled.some((row) => distinctOrderCount(row) > MAX_STATES)) return null;
   let states = new Map<number | string, { sums: number[]; prob: number }>();
   const zero = new Array<number>(k).fill(0);
   states.set(keyOf(zero), { sums: zero, prob: 1 });
@@ -179,6 +181,15 @@ export function distinctPermutations(row: readonly number[]): number[][] {
   };
   rec();
   return out;
+}
+
+/** k! / (t₁! t₂! …) for a row with tie groups t₁, t₂, …: its number of distinct orders (may be Infinity). */
+function distinctOrderCount(row: readonly number[]): number {
+  const counts = new Map<number, number>();
+  for (const x of row) counts.set(x, (counts.get(x) ?? 0) + 1);
+  let orders = factorial(row.length);
+  for (const t of counts.values()) orders /= factorial(t);
+  return orders;
 }
 
 function factorial(k: number): number {

@@ -80,6 +80,9 @@ export function parseTableCsv(text: string, file: string): Observation[] {
 export function toFoldMatrix(observations: readonly Observation[], source: string): FoldMatrix {
   const folds: string[] = [];
   const variants: string[] = [];
+  // sets beside the ordered lists: a long table (10⁵ rows) would make includes() quadratic
+  const foldSet = new Set<string>();
+  const variantSet = new Set<string>();
   const seen = new Map<string, Observation>();
   const key = (fold: string, variant: string): string => JSON.stringify([fold, variant]);
   for (const o of observations) {
@@ -92,8 +95,14 @@ export function toFoldMatrix(observations: readonly Observation[], source: strin
       throw new UsageError(`${where}: duplicate cell for fold ${o.fold}, variant ${o.variant}${firstAt}`);
     }
     seen.set(k, o);
-    if (!folds.includes(o.fold)) folds.push(o.fold);
-    if (!variants.includes(o.variant)) variants.push(o.variant);
+    if (!foldSet.has(o.fold)) {
+      foldSet.add(o.fold);
+      folds.push(o.fold);
+    }
+    if (!variantSet.has(o.variant)) {
+      variantSet.add(o.variant);
+      variants.push(o.variant);
+    }
   }
   if (variants.length < 2) {
     throw new UsageError(`${source}: needs at least 2 variants to compare, found ${variants.length}${variants.length ? ` (${variants.join(", ")})` : ""}`);

@@ -4,7 +4,7 @@
  * A closed stdout (`diffx train … | head -2`) does not stop the work: diffx warns once on
  * stderr and carries on with the output dropped, so the run finishes as it would have (status
  * finished, every metrics record, no lock left) and sampling writes every PNG and its
- * samples.jsonl. SIGHUP (a closed terminal or SSH session) stops training like SIGTERM: a
+ * samples.jsonl, and an eval writes its report. SIGHUP (a closed terminal or SSH session) stops training like SIGTERM: a
  * checkpoint at the step reached, status interrupted, the lock released, exit 130, resumable.
  */
 import { before, test } from "node:test";
@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { BIN, runCli, tempDir } from "../helpers/cli.js";
+import { BIN, ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { writeConfig } from "./helpers.js";
 
 const cwd = fs.realpathSync(tempDir("diffx-lost-output-"));
@@ -83,6 +83,24 @@ test("sample with its stdout closed: every PNG, samples.jsonl and the manifest a
   assert.equal(records.length, 5);
   assert.equal(fs.readdirSync(out).filter((f) => /^sample-\d+\.png$/.test(f)).length, 5);
   assert.equal(manifestOf(out).status, "finished");
+});
+
+test("eval with its stdout closed (| head -1): every fold trains and is scored, the report is written, exit 0", async () => {
+  const onnx = path.join(ROOT, "test", "fixtures", "metrics", "onnx", "rgb-conv.onnx");
+  const cfg = writeConfig(
+    cwd,
+    "eval.yaml",
+    `${BODY.replace(`steps: ${STEPS}`, "steps: 2")}eval: { folds: 2, samples_per_fold: 2, bootstrap: 0, features: "onnx:${onnx}", variants: [{ name: only }] }\nsample: { steps: 2 }\n`,
+  );
+  const dir = path.join(cwd, "runs", "eval-piped");
+  const p = start(["eval", cfg, "--run-dir", dir], true);
+  const end = await p.exit;
+  assert.equal(end.code, 0, p.stderr());
+  assert.match(p.stderr(), /standard output was closed/);
+  assert.doesNotMatch(p.stderr(), /internal error/);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, "eval", "report.json"), "utf8")) as { cells?: unknown[] };
+  assert.ok(Array.isArray(report.cells) && report.cells.length === 2, "both folds are in the report");
+  assert.ok(!fs.existsSync(path.join(dir, ".lock")), "the lock is released");
 });
 
 test("SIGHUP during training stops it like SIGTERM: checkpoint, status interrupted, exit 130, lock released; --resume finishes", async () => {

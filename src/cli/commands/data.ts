@@ -5,6 +5,7 @@ import { loadConfig } from "../../config/load.js";
 import { buildDataset, defaultDatasetDir } from "../../data/build.js";
 import { loadDataset, verifyDataset, DATASET_KINDS, type DatasetKind } from "../../data/dataset.js";
 import { importDataset } from "../../data/import.js";
+import { checkPairImages } from "../../data/loader.js";
 import { summarizeDataset, writeContactSheet, type DatasetSummary } from "../../data/show.js";
 import type { WriteResult } from "../../data/write.js";
 import { globalOptions } from "../context.js";
@@ -97,7 +98,7 @@ export function registerData(program: Command): void {
 
   data
     .command("verify <dir>")
-    .description("check every file against the dataset manifest (exit 1 if any changed or is missing)")
+    .description("check every file against the dataset manifest (exit 1 if any changed or is missing), then read the pairs and images as training will (exit 2 on a problem)")
     .action((dir: string, _opts: unknown, cmd: Command) => {
       const reporter = new Reporter(globalOptions(cmd));
       const r = verifyDataset(dir);
@@ -106,6 +107,8 @@ export function registerData(program: Command): void {
         if (globalOptions(cmd).json) process.stdout.write(JSON.stringify({ dir: path.resolve(dir), ...r }, null, 2) + "\n");
         throw new RuntimeFailure(`${dir}: ${bad.length === 1 ? "1 file does" : `${bad.length} files do`} not match manifest.json: ${bad.join(", ")}`);
       }
+      // the files are the recorded ones; now read them as training will (pairs.jsonl records, every image decodes and is square)
+      checkPairImages(loadDataset(dir));
       reporter.result(`${shown(path.resolve(dir))}: all ${r.checked} files match manifest.json (hash ${r.hash})`, { dir: path.resolve(dir), ...r });
     });
 }
