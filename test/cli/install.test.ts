@@ -32,7 +32,7 @@ test("every installed dependency with an install script is decided in package.js
 const HOOK = path.join(ROOT, "bin", "install-onnxruntime-cuda-if-asked.js");
 
 test("postinstall: without ONNXRUNTIME_NODE_INSTALL (or with =skip) it does nothing and prints nothing", () => {
-  for (const extra of [{}, { ONNXRUNTIME_NODE_INSTALL: "skip" }]) {
+  for (const extra of [{}, { ONNXRUNTIME_NODE_INSTALL: "skip" }] as Record<string, string>[]) {
     const r = run(process.execPath, [HOOK], shellEnv(extra));
     assert.deepEqual(r, { code: 0, stdout: "", stderr: "" }, JSON.stringify(extra));
   }
