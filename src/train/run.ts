@@ -32,7 +32,7 @@ import { latestCheckpoint } from "./checkpoint.js";
 import { networkWeights, parameterCounts } from "./adapter.js";
 import type { LoraPlan } from "../nn/lora.js";
 import { runWorkers } from "./run-workers.js";
-import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
+import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSource, type DevicesSpec } from "./parallel/devices.js";
 import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./trainer.js";
 import { onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { loadTrainingSet } from "./load-training-set.js";
@@ -89,6 +89,8 @@ interface OpenedRun {
   hash: string;
   /** The config file, for messages. */
   configFile: string;
+  /** Where a config key was set (file:line or the --set), for messages. */
+  where: (key: string) => string;
   /** The run folder to resume (exists), or the folder a new run will be created in (may exist, e.g. prepared by eval), or null for runs/<name>-<time>. */
   runDir: string | null;
   manifest: RunManifest | null;
@@ -98,7 +100,7 @@ interface OpenedRun {
 function openResume(resume: string): OpenedRun {
   const runDir = requireRunDir(resume);
   const configFile = path.join(runDir, RUN_FILES.config);
-  const { config, hash } = loadConfig(configFile);
+  const { config, hash, where } = loadConfig(configFile);
   const manifest = readManifest(runDir);
   if (manifest.config_hash !== hash) {
     throw new UsageError(`${configFile} was edited after the run started (config hash ${hash.slice(0, 12)}… ≠ recorded ${manifest.config_hash.slice(0, 12)}…); start a new run with 'diffx train CONFIG' instead`);
@@ -106,18 +108,18 @@ function openResume(resume: string): OpenedRun {
   if (manifest.status === "finished" && (manifest.step ?? 0) >= config.train.steps) {
     throw new UsageError(`${runDir}: the run already finished (${config.train.steps} steps); nothing to resume`);
   }
-  return { config, hash, configFile, runDir, manifest };
+  return { config, hash, configFile, where, runDir, manifest };
 }
 
 /** A new run's config and target folder, checked (the folder is not created yet). */
 function openNew(o: TrainRunOptions): OpenedRun {
   if (!o.configFile) throw new UsageError("give a CONFIG file, or --resume RUN");
-  const { config, hash, file } = loadConfig(o.configFile, o.sets ?? []);
+  const { config, hash, file, where } = loadConfig(o.configFile, o.sets ?? []);
   const runDir = o.runDir ? path.resolve(o.runDir) : null;
   if (runDir) checkRunDirFree(runDir);
   const source = loadInitSource(config.train.init);
   if (source) checkInitCompatible(config, source, file);
-  return { config, hash, configFile: file, runDir, manifest: null };
+  return { config, hash, configFile: file, where, runDir, manifest: null };
 }
 
 /** Captions of every pair: [English, Chinese] where present. */
@@ -270,7 +272,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (o.resume && opened.runDir) checkResumable(opened.runDir, config); // under the lock: no writer changes the files meanwhile
     const requested = o.backend ?? config.engine.backend;
     const spec: DevicesSpec = o.devices !== undefined ? parseDevicesSpec(o.devices) : config.train.devices;
-    const plan: DevicePlan | null = spec === 1 ? null : resolveDevices(spec, await backendName(requested));
+    const devicesSource: DevicesSource = o.devices !== undefined ? { kind: "flag" } : { kind: "config", where: opened.where("train.devices") };
+    const plan: DevicePlan | null = spec === 1 ? null : resolveDevices(spec, await backendName(requested), undefined, undefined, devicesSource);
     const parallel = plan !== null && plan.workers.length > 1;
     if (parallel && config.train.batch_size % plan.workers.length !== 0) {
       throw new UsageError(`${opened.configFile}: train.batch_size ${config.train.batch_size} does not split into ${plan.workers.length} equal shards (one per device); choose a multiple of ${plan.workers.length}`);
