@@ -298,6 +298,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     const workers = plan?.workers ?? [{ rank: 0, device: "cpu", env: {}, threads: backend.threads }];
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length };
+    if (backend.threadsNote !== undefined) manifest.backend.threads_note = backend.threadsNote;
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
     // the engine of loss + gradients (engine.gradients), chosen from the backend by the same rule the loop applies
     const gradientsRecord = (backendName: string): NonNullable<BackendRecord["gradients"]> => {
@@ -344,6 +345,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           onBackend: (report) => {
             backend = report;
             Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version), gradients: gradientsRecord(report.name) });
+            if (report.threadsNote !== undefined && manifest.backend) manifest.backend.threads_note = report.threadsNote;
             writeManifest(runDir, manifest);
           },
         });
