@@ -49,7 +49,7 @@ import { pathToFileURL } from "node:url";
 import { loadConfig } from "../src/config/load.js";
 import { writeJsonAtomic } from "../src/engine/atomic.js";
 import { forward, modelParamSpecs } from "../src/model/model.js";
-import type { Ops } from "../src/nn/ops.js";
+import { ShapeOps } from "../src/nn/shape-ops.js";
 import { probeBackends } from "../src/engine/backend.js";
 import { chooseGradientEngine } from "../src/train/trainer.js";
 import { MAX_WASM_THREADS } from "../src/engine/kernels/wasm-loader.js";
@@ -526,13 +526,10 @@ function cpuProjection(diffx: Record<string, DiffxTimes>, wasmArt: ArtTimes | un
 
 /**
  * Forward GFLOP per image of a config's model (2 × multiply-adds of conv, linear, matmul),
- * counted by the shape-only interpreter of the model tests (test/model/shape-ops.ts); null when
- * that file is not there. The text vocabulary is taken as 256 tokens, as in the art section.
+ * counted by the shape-only interpreter (src/nn/shape-ops.ts). The text vocabulary is taken as
+ * 256 tokens, as in the art section.
  */
 async function countGflopPerImage(configFile: string): Promise<number | null> {
-  const mod = await importIfPresent(path.join(ROOT, "test", "model", "shape-ops.ts"));
-  if (!mod || typeof mod.ShapeOps !== "function") return null;
-  const ShapeOps = mod.ShapeOps as new (shapes: ReadonlyMap<string, number[]>) => Ops<number[]> & { flops: number };
   const { config } = loadConfig(configFile);
   const m = config.model;
   const ops = new ShapeOps(new Map(modelParamSpecs(m, 256).map((p) => [p.name, p.shape])));
