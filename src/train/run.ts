@@ -38,6 +38,7 @@ import { onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { checkInitCompatible, initTokenizer, loadInitSource } from "./init.js";
 import { checkResumable } from "./resume-check.js";
+import { tfjsWasmHeapRefusal } from "./wasm-heap.js";
 import { subset, type TrainingSet } from "./training-set.js";
 
 export interface TrainRunOptions {
@@ -286,6 +287,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     for (const w of backend.warnings) o.progress.warn(w);
     if (backend.name === "cpu") o.progress.warn("training on the pure-JS cpu backend is very slow; the wasm backend is ~100× faster");
 
+    // before any data is read or built: the text embedding (vocabulary × text_dim, a few MB) is
+    // left out of the estimate, the tokenizer comes from that data
+    if (backend.name === "wasm" && chooseGradientEngine(config.engine.gradients, backend.name).engine === "tfjs") {
+      const shard = config.train.batch_size / (plan?.workers.length ?? 1);
+      const refusal = tfjsWasmHeapRefusal(config, shard, 1, opened.where("engine.gradients"));
+      if (refusal !== null) throw new UsageError(refusal);
+    }
     const existingDir = opened.runDir !== null && fs.existsSync(opened.runDir) ? opened.runDir : null;
     const { pending, ...prepared } = await readTrainingData(existingDir, config, { cwd: o.cwd, trainRows: o.trainRows, heldOutRows: o.heldOutRows, progress: o.progress, configFile: opened.configFile });
     const { ds, data, heldOut, tokenizer } = prepared;
