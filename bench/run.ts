@@ -26,13 +26,16 @@
  *     for --pretrain-steps steps through bench/pretrain.ts: steps/s as the run logged it.
  *  7. LoRA: a LoRA training step (ranks 4 and 16) vs a full fine-tuning step of the bench
  *     network through bench/lora-step.ts (onnxruntime gradients + host update), ms per step.
- * Sections run in that order (cheapest and most asked-for first); a failing section is noted
+ *  8. Start-up: wall and CPU ms of `diffx --version`, `--help`, `npx diffx --version` and a
+ *     one-image sample on each engine, beside an empty node, through bench/startup.ts
+ *     (`--startup-reps`, default 5). It runs first: it is the cheapest.
+ * Sections run in that order (start-up first) (cheapest and most asked-for first); a failing section is noted
  * and the rest still run. bench/results.json is rewritten after every section (`complete`
  * false until the end), then a table is printed.
  * See bench/README.md for every field of results.json.
  *
  *   npm run bench [-- --rounds 3 --reps 5 --art-reps 2 --art-warmup 1 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
- *   --skip takes any of: wasm, torch, cpu, art, sampling, allreduce, pretrain, lora
+ *   --skip takes any of: startup, wasm, torch, cpu, art, sampling, allreduce, pretrain, lora
  *   --pretrain-steps N times `diffx pretrain` of each shipped base config for N steps (default 200)
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
  *   --art-threads N runs the art.yaml model on N wasm threads (default: all CPUs, at most 8)
@@ -46,7 +49,7 @@ import { pathToFileURL } from "node:url";
 import { loadConfig } from "../src/config/load.js";
 import { writeJsonAtomic } from "../src/engine/atomic.js";
 import { forward, modelParamSpecs } from "../src/model/model.js";
-import type { Ops } from "../src/nn/ops.js";
+import { ShapeOps } from "../src/nn/shape-ops.js";
 import { probeBackends } from "../src/engine/backend.js";
 import { chooseGradientEngine } from "../src/train/trainer.js";
 import { MAX_WASM_THREADS } from "../src/engine/kernels/wasm-loader.js";
@@ -59,7 +62,7 @@ const BENCH_CONFIG = path.join(ROOT, "configs", "bench.yaml");
 const ART_CONFIG = path.resolve(argValue("art-config") ?? path.join(ROOT, "configs", "art.yaml"));
 const BATCH = 16;
 const TORCH_THREADS = 2;
-const SECTIONS = ["wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain", "lora"] as const;
+const SECTIONS = ["startup", "wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain", "lora"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function argValue(name: string): string | undefined {
@@ -242,17 +245,33 @@ async function main(): Promise<void> {
   let allreduce: unknown = null;
   let pretrain: unknown = null;
   let lora: unknown = null;
+  let startup: unknown = null;
   const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
   const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
   if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
   /** results.json is rewritten after every section, so a killed bench leaves what it measured. */
   const save = (complete: boolean): Results => {
-    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain, lora });
+    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain, lora, startup });
     writeJsonAtomic(opts.out, results);
     return results;
   };
 
   try {
+    // ---- 8. start-up times (first: the cheapest section)
+    if (wanted("startup")) {
+      await section("startup", async () => {
+        const mod = await importIfPresent(path.join(ROOT, "bench", "startup.ts"));
+        if (!mod || typeof mod.benchStartup !== "function") {
+          note("bench/startup.ts (benchStartup) is not there: start-up not measured");
+          return;
+        }
+        const reps = intArg("startup-reps", 5);
+        log(`\nstart-up: whole processes, median of ${reps} (wall and CPU = user + system of every node process)`);
+        startup = (mod.benchStartup as (o: { reps: number; log: (s: string) => void }) => unknown)({ reps, log });
+      });
+      save(false);
+    }
+
     // ---- 1. bench network: wasm vs torch, interleaved rounds
     await section("bench network (wasm vs torch)", async () => {
       if (torch.ok) {
@@ -507,13 +526,10 @@ function cpuProjection(diffx: Record<string, DiffxTimes>, wasmArt: ArtTimes | un
 
 /**
  * Forward GFLOP per image of a config's model (2 × multiply-adds of conv, linear, matmul),
- * counted by the shape-only interpreter of the model tests (test/model/shape-ops.ts); null when
- * that file is not there. The text vocabulary is taken as 256 tokens, as in the art section.
+ * counted by the shape-only interpreter (src/nn/shape-ops.ts). The text vocabulary is taken as
+ * 256 tokens, as in the art section.
  */
 async function countGflopPerImage(configFile: string): Promise<number | null> {
-  const mod = await importIfPresent(path.join(ROOT, "test", "model", "shape-ops.ts"));
-  if (!mod || typeof mod.ShapeOps !== "function") return null;
-  const ShapeOps = mod.ShapeOps as new (shapes: ReadonlyMap<string, number[]>) => Ops<number[]> & { flops: number };
   const { config } = loadConfig(configFile);
   const m = config.model;
   const ops = new ShapeOps(new Map(modelParamSpecs(m, 256).map((p) => [p.name, p.shape])));
@@ -567,6 +583,7 @@ interface BuildInput {
   allreduce: unknown;
   pretrain: unknown;
   lora: unknown;
+  startup: unknown;
 }
 
 type Results = ReturnType<typeof buildResults>;
@@ -622,6 +639,7 @@ function buildResults(b: BuildInput) {
     sample_images_per_s,
     allreduce_ms,
     lora_step_ms: Array.isArray(b.lora) ? Object.fromEntries((b.lora as { variant: string; step_ms: number }[]).map((r) => [r.variant, r.step_ms])) : {},
+    startup_ms: Array.isArray(b.startup) ? Object.fromEntries((b.startup as { command: string; wall_ms: number; cpu_ms: number }[]).map((r) => [r.command, { wall: r.wall_ms, cpu: r.cpu_ms }])) : {},
     pretrain_steps_per_s: Array.isArray(b.pretrain) ? Object.fromEntries((b.pretrain as { config: string; steps_per_s: number | null }[]).map((r) => [r.config, r.steps_per_s])) : {},
     notes,
     details: {
@@ -639,6 +657,7 @@ function buildResults(b: BuildInput) {
       allreduce: b.allreduce,
       pretrain: b.pretrain,
       lora: b.lora,
+      startup: b.startup,
     },
   };
 }
@@ -708,6 +727,11 @@ function printTable(r: Results): void {
         log(`  ${`${algo}, ${size} (${String(n)} floats)`.padEnd(40)}${fmt(byWorkers["2"], 1).padStart(9)}   ${fmt(byWorkers["4"], 1).padStart(9)}`);
       }
     }
+  }
+  const startupRows = Object.entries(r.startup_ms);
+  if (startupRows.length) {
+    log(`\nstart-up, median of whole processes              wall ms    CPU ms`);
+    for (const [command, t] of startupRows) log(`  ${command.padEnd(46)}${fmt(t.wall).padStart(9)}${fmt(t.cpu).padStart(10)}`);
   }
   if (r.notes.length) log(`\nnotes:\n${r.notes.map((n) => `- ${n}`).join("\n")}`);
 }

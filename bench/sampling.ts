@@ -30,7 +30,8 @@ import { initParams, modelParamSpecs } from "../src/model/model.js";
 import { countParams } from "../src/model/params.js";
 import { onnxNetworkFromParams } from "../src/export/onnx-network.js";
 import { generate } from "../src/sample/generate.js";
-import { tfjsNetwork, type NetworkSession } from "../src/sample/tfjs-network.js";
+import type { NetworkSession } from "../src/sample/network-session.js";
+import { tfjsNetwork } from "../src/sample/tfjs-network.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = "/usr/bin/python3";

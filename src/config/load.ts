@@ -23,6 +23,8 @@ export interface LoadedConfig {
   hash: string;
   /** The top config file, absolute. */
   file: string;
+  /** Where a key ("train.devices") was set: file:line, the `--set` that set it, or the top file when it has its default. */
+  where(key: string): string;
 }
 
 type Plain = Record<string, unknown>;
@@ -229,7 +231,12 @@ export function loadConfig(file: string, sets: string[] = []): LoadedConfig {
     const baseDir = origin && !origin.startsWith("--set") ? path.dirname(origin) : process.cwd();
     config.train.init = `run:${path.resolve(baseDir, runInit[1])}`;
   }
-  return { config, hash: configHash(config), file: abs };
+  const where = (key: string): string => {
+    const origin = origins.get(key) ?? abs;
+    const line = origin.startsWith("--set") ? null : lineOf(sources, origin, key.split("."));
+    return line ? `${origin}:${line}` : origin;
+  };
+  return { config, hash: configHash(config), file: abs, where };
 }
 
 /** sha256 of the canonical JSON (keys sorted) of a resolved config. */

@@ -37,6 +37,8 @@ export interface BackendReport {
   simd?: boolean;
   /** Backends tried before this one (auto) and why each could not be used. */
   skipped: { name: string; reason: string }[];
+  /** wasm: why it runs on 1 thread when more were asked for (also among `warnings`). */
+  threadsNote?: string;
   /** Things the user should know (cpu is slow, threads fell back to 1, …). */
   warnings: string[];
   /** Kernels diffx registered for this backend (its own implementations replacing or adding to tfjs's). */
@@ -139,10 +141,10 @@ async function tryTensorflow(): Promise<BackendReport | string> {
   };
 }
 
-async function tryWasm(threads: "auto" | number): Promise<BackendReport | string> {
+async function tryWasm(threads: "auto" | number, load: number | undefined): Promise<BackendReport | string> {
   let start;
   try {
-    start = await startWasm(threads);
+    start = await startWasm(threads, load);
   } catch (err) {
     return `tfjs-backend-wasm: ${firstLine(err)}`;
   }
@@ -154,6 +156,7 @@ async function tryWasm(threads: "auto" | number): Promise<BackendReport | string
     simd: start.simd,
     skipped: [],
     warnings: start.warnings,
+    ...(start.threadsNote === undefined ? {} : { threadsNote: start.threadsNote }),
     kernels: registerEngineKernels("wasm"),
   };
 }
@@ -178,12 +181,12 @@ async function tryCpu(): Promise<BackendReport | string> {
   };
 }
 
-function tryBackend(name: BackendName, threads: "auto" | number): Promise<BackendReport | string> {
+function tryBackend(name: BackendName, threads: "auto" | number, load: number | undefined): Promise<BackendReport | string> {
   switch (name) {
     case "tensorflow":
       return tryTensorflow();
     case "wasm":
-      return tryWasm(threads);
+      return tryWasm(threads, load);
     case "cpu":
       return tryCpu();
   }
@@ -194,11 +197,12 @@ function tryBackend(name: BackendName, threads: "auto" | number): Promise<Backen
  * `opts.threads` from `engine.threads` (wasm only; "auto" = all logical CPUs up to 8, or 1 when
  * the machine is already busy; a number is used as given, up to 8). The thread count is fixed
  * by the first wasm start in a process. Worker processes that split a batch between them should
- * ask for 1 thread each.
+ * ask for 1 thread each. `opts.load` is the 1-minute load average "auto" weighs (default: this
+ * machine's; tests pass one).
  * Throws UsageError for an unknown name or bad thread count, RuntimeFailure when a forced
  * backend (or, for auto, every backend) cannot be used.
  */
-export async function initBackend(requested: BackendRequest, opts: { threads: "auto" | number }): Promise<BackendReport> {
+export async function initBackend(requested: BackendRequest, opts: { threads: "auto" | number; load?: number }): Promise<BackendReport> {
   const wanted: string = requested;
   if (wanted !== "auto" && !(BACKENDS as readonly string[]).includes(wanted)) {
     throw new UsageError(`unknown backend '${wanted}' (engine.backend / --backend): use one of auto, ${BACKENDS.join(", ")}`);
@@ -207,7 +211,7 @@ export async function initBackend(requested: BackendRequest, opts: { threads: "a
     throw new UsageError(`engine.threads must be "auto" or a positive integer, got ${String(opts.threads)}`);
   }
   if (requested !== "auto") {
-    const result = await tryBackend(requested, opts.threads);
+    const result = await tryBackend(requested, opts.threads, opts.load);
     if (typeof result === "string") {
       throw new RuntimeFailure(`backend '${requested}' (engine.backend / --backend) cannot be used: ${result}`);
     }
@@ -215,7 +219,7 @@ export async function initBackend(requested: BackendRequest, opts: { threads: "a
   }
   const skipped: { name: string; reason: string }[] = [];
   for (const name of BACKENDS) {
-    const result = await tryBackend(name, opts.threads);
+    const result = await tryBackend(name, opts.threads, opts.load);
     if (typeof result === "string") {
       skipped.push({ name, reason: result });
       continue;

@@ -179,6 +179,7 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
     manifest.dataset_hash = ds.hash;
     manifest.status = "running";
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: ["cpu"], workers: p.parallel };
+    if (backend.threadsNote !== undefined) manifest.backend.threads_note = backend.threadsNote;
     started = true;
     writeManifest(runDir, manifest);
     writeJsonAtomic(path.join(evalDir, "folds.json"), {

@@ -165,7 +165,7 @@ export function driverVersion(text: string): string | null {
   return /Kernel Module(?:\s+for\s+\S+)?\s+(\d+(?:\.\d+)+)/.exec(text)?.[1] ?? null;
 }
 
-const INSTALL_HINT = "install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install` (or, in an existing install, `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`)";
+const INSTALL_HINT = "install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install` (or, in an existing install, `ONNXRUNTIME_NODE_INSTALL=cuda12 npm run postinstall`)";
 
 /** Every piece the CUDA provider needs, checked on `m` (default: this machine). Does not load anything. */
 export function checkCuda(m: CudaMachine = thisMachine()): CudaCheck {

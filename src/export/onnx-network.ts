@@ -1,7 +1,7 @@
 /**
- * The diffx model on onnxruntime-node as the sampling code calls it: structurally the same
- * `NetworkSession` as src/sample/tfjs-network.ts (run(x, t, conditions, cond) → output), so
- * `diffx sample --engine onnx` only swaps the session. Built either from a run's weights
+ * The diffx model on onnxruntime-node as the sampling code calls it: structurally the
+ * `NetworkSession` of src/sample/network-session.ts, like src/sample/tfjs-network.ts (run(x, t,
+ * conditions, cond) → output), so `diffx sample --engine onnx` only swaps the session. Built either from a run's weights
  * (traced in memory, no file) or from an exported model file and its sidecar.
  */
 import type { ModelConfig } from "../config/schema.js";

@@ -5,6 +5,7 @@
  * Specs: `domain` (diffx's own small CNN, weights committed in src/metrics/domain/; the default),
  * `pixels` (downsampled RGB values, no model) or `onnx:PATH` (any ONNX image model).
  */
+import type { BackendName } from "../engine/backend.js";
 import type { Image } from "../engine/image.js";
 import { UsageError } from "../errors.js";
 
@@ -15,6 +16,8 @@ export interface FeatureExtractor {
   dims: number;
   /** How features are computed: model, input size, resize rule, normalisation. */
   describe(): string;
+  /** domain: the tfjs backend its network runs on (absent for extractors without a tfjs network). */
+  backend?: string;
   /** One feature vector per image, in order. */
   extract(images: Image[]): Promise<Float64Array[]>;
   /** Free native resources (optional). */
@@ -30,6 +33,8 @@ export interface ExtractorOptions {
   outputName?: string;
   /** Images per inference call (onnx: default 16, or the model's fixed batch size). */
   batchSize?: number;
+  /** domain: the tfjs backend to start when none runs yet (the global --backend; default auto). */
+  backend?: BackendName;
 }
 
 export const DEFAULT_FEATURES = "domain";
@@ -39,7 +44,7 @@ export async function loadExtractor(spec: string, options: ExtractorOptions = {}
   if (spec === "domain") {
     // loaded on demand, so commands that never score images do not load tfjs
     const { loadDomainExtractor } = await import("./domain/domain-extractor.js");
-    return loadDomainExtractor();
+    return loadDomainExtractor({ backend: options.backend });
   }
   if (spec === "pixels") {
     const { pixelExtractor } = await import("./pixel-extractor.js");

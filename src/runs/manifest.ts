@@ -28,6 +28,8 @@ export interface BackendRecord {
   name: string;
   version: string;
   threads: number;
+  /** Why the backend runs on fewer threads than asked for (wasm: engine.threads auto on a busy machine, …). */
+  threads_note?: string;
   skipped: { name: string; reason: string }[];
   devices: string[];
   workers: number;

@@ -15,7 +15,7 @@ import type { NoiseSchedule } from "../diffusion/schedule.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { ProgressSink } from "../engine/progress.js";
 import { conditionInputs, type Condition } from "./conditions.js";
-import { conditionedDenoiser, type NetworkSession } from "./tfjs-network.js";
+import { conditionedDenoiser, type NetworkSession } from "./network-session.js";
 
 export interface GenerateRequest {
   session: NetworkSession;

@@ -5,10 +5,11 @@
  *           for the file (sha256) and for these weights (same checkpoint step, EMA choice and
  *           config hash), else the model traced in memory from the checkpoint.
  * Both give the same NetworkSession, so the samplers and the driver do not know which runs.
+ * tfjs is imported only for the tfjs engine: loading it costs about a second of CPU.
  */
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
-import { initBackend, type BackendName } from "../engine/backend.js";
+import type { BackendName } from "../engine/backend.js";
 import { silentProgress, type ProgressSink } from "../engine/progress.js";
 import { DiffxError } from "../errors.js";
 import { onnxNetworkFromFile, onnxNetworkFromParams, type OnnxNetwork } from "../export/onnx-network.js";
@@ -16,7 +17,7 @@ import type { OnnxSession } from "../export/onnx-runner.js";
 import { chooseDevice, onnxDevice, type DeviceChoice, type DeviceRequest } from "../export/cuda-provider.js";
 import { loadOnnxExport } from "../export/sidecar.js";
 import { defaultExportFile, latestStep, loadRunWeights, type RunInfo } from "./run-model.js";
-import { tfjsNetwork, type NetworkSession } from "./tfjs-network.js";
+import type { NetworkSession } from "./network-session.js";
 
 import type { EngineName } from "./engine-names.js";
 export { ENGINE_NAMES, type EngineName } from "./engine-names.js";
@@ -63,6 +64,8 @@ export async function openNetwork(req: OpenNetworkRequest): Promise<OpenedNetwor
   const { run } = req;
   const progress = req.progress ?? silentProgress;
   if (req.engine === "tfjs") {
+    const { initBackend } = await import("../engine/backend.js");
+    const { tfjsNetwork } = await import("./tfjs-network.js");
     const backend = await initBackend(req.backend ?? run.config.engine.backend, { threads: run.config.engine.threads });
     for (const w of backend.warnings) progress.warn(w);
     const weights = loadRunWeights(run, req.ema);

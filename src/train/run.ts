@@ -32,13 +32,14 @@ import { latestCheckpoint } from "./checkpoint.js";
 import { networkWeights, parameterCounts } from "./adapter.js";
 import type { LoraPlan } from "../nn/lora.js";
 import { runWorkers } from "./run-workers.js";
-import { listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSpec } from "./parallel/devices.js";
+import { describeSpec, listGpus, parseDevicesSpec, resolveDevices, type DevicePlan, type DevicesSource, type DevicesSpec } from "./parallel/devices.js";
 import { trainLoop, readMetrics, singleWorker, chooseGradientEngine } from "./trainer.js";
 import { onnxThreadsPerWorker } from "./onnx-gradients.js";
 import { chooseDevice, deviceRecord, onnxDevice, type DeviceChoice, type DeviceRequest } from "../export/cuda-provider.js";
 import { loadTrainingSet } from "./load-training-set.js";
 import { checkInitCompatible, initTokenizer, loadInitSource } from "./init.js";
 import { checkResumable } from "./resume-check.js";
+import { tfjsWasmHeapRefusal } from "./wasm-heap.js";
 import { subset, type TrainingSet } from "./training-set.js";
 
 export interface TrainRunOptions {
@@ -92,6 +93,8 @@ interface OpenedRun {
   hash: string;
   /** The config file, for messages. */
   configFile: string;
+  /** Where a config key was set (file:line or the --set), for messages. */
+  where: (key: string) => string;
   /** The run folder to resume (exists), or the folder a new run will be created in (may exist, e.g. prepared by eval), or null for runs/<name>-<time>. */
   runDir: string | null;
   manifest: RunManifest | null;
@@ -101,7 +104,7 @@ interface OpenedRun {
 function openResume(resume: string): OpenedRun {
   const runDir = requireRunDir(resume);
   const configFile = path.join(runDir, RUN_FILES.config);
-  const { config, hash } = loadConfig(configFile);
+  const { config, hash, where } = loadConfig(configFile);
   const manifest = readManifest(runDir);
   if (manifest.config_hash !== hash) {
     throw new UsageError(`${configFile} was edited after the run started (config hash ${hash.slice(0, 12)}… ≠ recorded ${manifest.config_hash.slice(0, 12)}…); start a new run with 'diffx train CONFIG' instead`);
@@ -109,18 +112,18 @@ function openResume(resume: string): OpenedRun {
   if (manifest.status === "finished" && (manifest.step ?? 0) >= config.train.steps) {
     throw new UsageError(`${runDir}: the run already finished (${config.train.steps} steps); nothing to resume`);
   }
-  return { config, hash, configFile, runDir, manifest };
+  return { config, hash, configFile, where, runDir, manifest };
 }
 
 /** A new run's config and target folder, checked (the folder is not created yet). */
 function openNew(o: TrainRunOptions): OpenedRun {
   if (!o.configFile) throw new UsageError("give a CONFIG file, or --resume RUN");
-  const { config, hash, file } = loadConfig(o.configFile, o.sets ?? []);
+  const { config, hash, file, where } = loadConfig(o.configFile, o.sets ?? []);
   const runDir = o.runDir ? path.resolve(o.runDir) : null;
   if (runDir) checkRunDirFree(runDir);
   const source = loadInitSource(config.train.init);
   if (source) checkInitCompatible(config, source, file);
-  return { config, hash, configFile: file, runDir, manifest: null };
+  return { config, hash, configFile: file, where, runDir, manifest: null };
 }
 
 /** Captions of every pair: [English, Chinese] where present. */
@@ -256,11 +259,11 @@ function deviceNames(workers: readonly { device: string }[]): string[] {
 }
 
 /** The devices for `spec` on the chosen device (devices.ts), or null for `1`: this process alone. */
-function devicePlan(spec: DevicesSpec, device: DeviceChoice, configFile: string): DevicePlan | null {
+function devicePlan(spec: DevicesSpec, device: DeviceChoice, source: DevicesSource): DevicePlan | null {
   if (spec === 1) return null;
-  const plan = resolveDevices(spec, device.provider);
+  const plan = resolveDevices(spec, device.provider, undefined, undefined, source);
   if (device.provider === "cuda" && plan.kind === "cpu" && plan.workers.length > 1) {
-    throw new UsageError(`${configFile}: --devices ${String(spec)} on CUDA needs nvidia-smi to give each worker its own GPU, and it lists none here; use --devices 1 (one process on the first GPU) or engine.device: cpu`);
+    throw new UsageError(`${describeSpec(spec, source)} on CUDA needs nvidia-smi to give each worker its own GPU, and it lists none here; use --devices 1 (one process on the first GPU) or engine.device: cpu`);
   }
   return plan;
 }
@@ -285,7 +288,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     // engine.device: where onnxruntime computes (CUDA or CPU); `cuda` that cannot work here stops here
     const device = chooseDevice(o.device ?? config.engine.device, { source: o.device !== undefined ? "--device" : "engine.device" });
     const spec: DevicesSpec = o.devices !== undefined ? parseDevicesSpec(o.devices) : config.train.devices;
-    const plan = devicePlan(spec, device, opened.configFile);
+    const devicesSource: DevicesSource = o.devices !== undefined ? { kind: "flag" } : { kind: "config", where: opened.where("train.devices") };
+    const plan = devicePlan(spec, device, devicesSource);
     // worker processes for several devices, and for a GPU even alone: CUDA_VISIBLE_DEVICES then
     // shows it its GPU (devices.ts); one CPU worker runs in this process
     const parallel = plan !== null && (plan.workers.length > 1 || plan.kind === "gpu");
@@ -300,6 +304,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     for (const w of backend.warnings) o.progress.warn(w);
     if (backend.name === "cpu") o.progress.warn("training on the pure-JS cpu backend is very slow; the wasm backend is ~100× faster");
 
+    // before any data is read or built: the text embedding (vocabulary × text_dim, a few MB) is
+    // left out of the estimate, the tokenizer comes from that data
+    if (backend.name === "wasm" && chooseGradientEngine(config.engine.gradients, device.provider).engine === "tfjs") {
+      const shard = config.train.batch_size / (plan?.workers.length ?? 1);
+      const refusal = tfjsWasmHeapRefusal(config, shard, 1, opened.where("engine.gradients"));
+      if (refusal !== null) throw new UsageError(refusal);
+    }
     const existingDir = opened.runDir !== null && fs.existsSync(opened.runDir) ? opened.runDir : null;
     const { pending, ...prepared } = await readTrainingData(existingDir, config, { cwd: o.cwd, trainRows: o.trainRows, heldOutRows: o.heldOutRows, progress: o.progress, configFile: opened.configFile });
     const { ds, data, heldOut, tokenizer } = prepared;
@@ -312,6 +323,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     const workers = plan?.workers ?? [{ rank: 0, device: device.provider === "cuda" ? (listGpus()[0]?.id ?? "0") : "cpu", env: {}, threads: backend.threads }];
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length, device: deviceRecord(device) };
+    if (backend.threadsNote !== undefined) manifest.backend.threads_note = backend.threadsNote;
     Object.assign(manifest.backend, { package: backend.package, simd: backend.simd, kernels: backend.kernels, libraries: libraryVersions(backend.name, backend.package, backend.version) });
     // the engine of loss + gradients (engine.gradients), chosen from the backend by the same rule the loop applies
     const gradientsRecord = (): NonNullable<BackendRecord["gradients"]> => {
@@ -359,6 +371,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           onBackend: (report) => {
             backend = report;
             Object.assign(manifest.backend ?? {}, { version: report.version, package: report.package, simd: report.simd, kernels: report.kernels, skipped: report.skipped, threads: report.threads, libraries: libraryVersions(report.name, report.package, report.version) });
+            if (report.threadsNote !== undefined && manifest.backend) manifest.backend.threads_note = report.threadsNote;
             writeManifest(runDir, manifest);
           },
         });

@@ -18,7 +18,8 @@ import { onnxNetworkFromFile, onnxNetworkFromParams, type OnnxConditionInputs } 
 import { forward, initParams, modelParamSpecs, type ParamMap } from "../../src/model/model.js";
 import { Tokenizer } from "../../src/model/tokenizer.js";
 import { paramTensors, TfjsOps } from "../../src/nn/tfjs-ops.js";
-import { conditionedDenoiser, tfjsNetwork } from "../../src/sample/tfjs-network.js";
+import { conditionedDenoiser } from "../../src/sample/network-session.js";
+import { tfjsNetwork } from "../../src/sample/tfjs-network.js";
 import { tempDir } from "../helpers/cli.js";
 import { onnxCheck, pythonHas, relError, useTfCpu } from "./helpers.js";
 

@@ -124,3 +124,17 @@ test("fid errors: exit 2, one line naming the file (and row), no stack trace", (
   assertUsageError(runCli(["fid", npy("f32.npy"), npy("f64.npy"), "--bootstrap", "-1"]), /--bootstrap must be an integer ≥ 0, got '-1'/);
   assertUsageError(runCli(["fid", imgs, imgs, "--features", "onnx:/nonexistent/model.onnx"]), /\/nonexistent\/model\.onnx: ONNX model file not found/);
 });
+
+test("fid --features domain runs its network on the global --backend and says which", () => {
+  const imgs = path.join(dir, "imgs-backend");
+  writePng(path.join(imgs, "a.png"), { width: 4, height: 4, channels: 3, data: new Uint8Array(48).fill(30) });
+  writePng(path.join(imgs, "b.png"), { width: 4, height: 4, channels: 3, data: new Uint8Array(48).fill(220) });
+  for (const backend of ["cpu", "wasm"]) {
+    const r = runCli(["--backend", backend, "fid", imgs, imgs, "--features", "domain", "--bootstrap", "0", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { backend: string }).backend, backend);
+  }
+  const human = runCli(["--backend", "cpu", "fid", imgs, imgs, "--bootstrap", "0"]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^backend: cpu$/m);
+});

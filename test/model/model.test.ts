@@ -10,7 +10,7 @@ import { RuntimeFailure, UsageError } from "../../src/errors.js";
 import { countParams, forward, initParams, type ModelInputs, modelParamSpecs, type ParamMap } from "../../src/model/model.js";
 import { paramTensors, paramVariables, TfjsOps } from "../../src/nn/tfjs-ops.js";
 import { ROOT } from "../helpers/cli.js";
-import { ShapeOps } from "./shape-ops.js";
+import { ShapeOps } from "../../src/nn/shape-ops.js";
 
 const TINY = { resolution: 8, channels: [8, 16], res_blocks: 1, attention: [4], groups: 4, time_dim: 16, text_dim: 16, text_layers: 1, text_heads: 2, max_tokens: 6, sketch_channels: 4 };
 const tiny = (conditioning: ModelConfig["conditioning"], extra: Partial<ModelConfig> = {}) => modelSchema.parse({ ...TINY, ...extra, conditioning });

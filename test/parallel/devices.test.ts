@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { UsageError } from "../../src/errors.js";
 import { listGpus, parseDevicesSpec, resolveDevices, type GpuInfo } from "../../src/train/parallel/devices.js";
+import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 
 function fakeGpus(n: number): GpuInfo[] {
   return Array.from({ length: n }, (_, i) => ({ id: String(i), name: "NVIDIA A100-SXM4-80GB", memoryMiB: 81920 }));
@@ -113,6 +116,29 @@ test("asking for more than there is is a UsageError naming the numbers", () => {
   usageError(() => resolveDevices("0,3,5", "cpu", 16, fakeGpus(8)), /^--devices 0,3,5: GPU ids need CUDA, but onnxruntime runs on the CPU here/);
   usageError(() => resolveDevices("1,1", "cuda", 16, fakeGpus(8)), /GPU 1 is listed twice/);
   usageError(() => resolveDevices(0, "cpu", 2), /whole number ≥ 1/);
+});
+
+test("a count from train.devices is named by its key and where it was set, not as the --devices flag", () => {
+  const where = { kind: "config", where: "configs/art.yaml:21" } as const;
+  usageError(() => resolveDevices(64, "cpu", 2, [], where), /^configs\/art\.yaml:21: train\.devices 64: only 2 CPU cores here.*so use train\.devices: 2 or fewer$/);
+  usageError(() => resolveDevices(9, "cuda", 16, fakeGpus(8), where), /^configs\/art\.yaml:21: train\.devices 9: only 8 GPUs are visible here.*use train\.devices: 8 or fewer$/);
+  usageError(() => resolveDevices("0,3", "cpu", 16, [], where), /^configs\/art\.yaml:21: train\.devices 0,3: GPU ids need CUDA.*such as train\.devices: 2$/);
+
+  // through `diffx train`: the config file and line, the --set, or the flag; refused before anything is written
+  const dir = tempDir("diffx-devices-");
+  const config = path.join(dir, "many-devices.yaml");
+  fs.writeFileSync(config, `extends: ${path.join(ROOT, "configs", "ci-tiny.yaml")}\ntrain:\n  devices: 64\n`);
+  const cases: [string[], RegExp][] = [
+    [[config], new RegExp(`^diffx: ${config.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:3: train\\.devices 64: only \\d+ CPU cores? here`)],
+    [[config, "--set", "train.devices=65"], /^diffx: --set train\.devices=65: train\.devices 65: only \d+ CPU cores? here/],
+    [[config, "--devices", "66"], /^diffx: --devices 66: only \d+ CPU cores? here.*use --devices \d+ or fewer$/m],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCli(["--backend", "wasm", "train", ...args, "--run-dir", path.join(dir, "run")], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.equal(fs.existsSync(path.join(dir, "run")), false);
+  }
 });
 
 test("parseDevicesSpec: a bare number is a count, a comma makes a GPU list", () => {

@@ -19,7 +19,7 @@ import { countParams } from "../../src/model/params.js";
 import { conditionInputs } from "../../src/sample/conditions.js";
 import { openNetwork, type OpenedNetwork } from "../../src/sample/network.js";
 import { openRun, type RunInfo } from "../../src/sample/run-model.js";
-import { conditionedDenoiser } from "../../src/sample/tfjs-network.js";
+import { conditionedDenoiser } from "../../src/sample/network-session.js";
 import { latestWeights } from "../../src/train/checkpoint.js";
 import { ROOT, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 

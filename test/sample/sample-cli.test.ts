@@ -6,7 +6,7 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readPng } from "../../src/engine/image.js";
@@ -102,6 +102,18 @@ test("sample i is the same PNG whatever --n and --batch-size; files, grid and sa
   const other = path.join(cwd, "seed7");
   assert.equal(cli(["-q", "sample", TEXT, "--prompt", "red circle", "--n", "1", "--seed", "7", "--out", other]).code, 0);
   assert.notDeepEqual(bytes(path.join(other, "sample-0000.png")), bytes(path.join(one, "sample-0000.png")));
+});
+
+test("--engine onnx never loads tfjs (about a second of CPU at start-up); --engine tfjs does", () => {
+  // A preload that reports at exit whether @tensorflow/tfjs-core is in node's module cache.
+  const report = 'data:text/javascript,import { createRequire } from "node:module"; const cache = createRequire(process.cwd() + "/").cache; process.on("exit", () => process.stderr.write("tfjs-core loaded: " + Object.keys(cache).some((k) => k.includes("@tensorflow/tfjs-core")) + "\\n"));';
+  for (const [engine, loaded] of [["onnx", "false"], ["tfjs", "true"]]) {
+    const out = path.join(cwd, `tfjs-loaded-${engine}`);
+    const r = spawnSync(process.execPath, ["--import", report, BIN, "sample", TEXT, "--prompt", "x", "--n", "1", "--steps", "2", "--engine", engine, "--out", out], { cwd, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(fs.existsSync(path.join(out, "samples.jsonl")), engine);
+    assert.match(r.stderr, new RegExp(`^tfjs-core loaded: ${loaded}$`, "m"), engine);
+  }
 });
 
 test("DDIM η = 0 is deterministic across invocations; the default folder is never overwritten and the run manifest lists it", () => {

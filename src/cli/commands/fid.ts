@@ -37,7 +37,8 @@ export function registerFid(program: Command): void {
     .option("--bootstrap <n>", "bootstrap resamples for the 95% intervals (0 = none)", "1000")
     .option("--seed <n>", "seed for KID subsets and bootstrap", "0")
     .action(async (a: string, b: string, opts: FidCommandOptions, cmd: Command) => {
-      const reporter = new Reporter(globalOptions(cmd));
+      const global = globalOptions(cmd);
+      const reporter = new Reporter(global);
       // heavier modules (ml-matrix, sharp) load only when this command runs
       const { compareFeatures } = await import("../../metrics/compare.js");
       const { extractFolderFeatures } = await import("../../metrics/image-folder.js");
@@ -50,6 +51,7 @@ export function registerFid(program: Command): void {
       if (kindA !== kindB) throw new UsageError(`${kindA === "folder" ? a : b} is an image folder but ${kindA === "folder" ? b : a} is a feature file; give two image folders or two feature files`);
 
       let featuresA: Float64Array[], featuresB: Float64Array[], features: string;
+      let backend: string | undefined;
       if (kindA === "file") {
         const onnxOnly = [["--features", opts.features], ["--input-size", opts.inputSize], ["--normalize", opts.normalize], ["--output-name", opts.outputName], ["--batch-size", opts.batchSize]].find(([, v]) => v !== undefined);
         if (onnxOnly) throw new UsageError(`${onnxOnly[0]} applies to image folders; ${a} and ${b} are feature files`);
@@ -62,6 +64,7 @@ export function registerFid(program: Command): void {
           normalize: opts.normalize,
           outputName: opts.outputName,
           batchSize: opts.batchSize === undefined ? undefined : parseInteger(opts.batchSize, "--batch-size", 1),
+          backend: global.backend,
         });
         try {
           featuresA = await extractFolderFeatures(a, extractor, { progress: reporter });
@@ -70,6 +73,7 @@ export function registerFid(program: Command): void {
           await extractor.release?.();
         }
         features = `${extractor.name}: ${extractor.describe()}`;
+        backend = extractor.backend;
       }
 
       const r = compareFeatures(featuresA, featuresB, {
@@ -81,6 +85,7 @@ export function registerFid(program: Command): void {
       for (const w of r.warnings) reporter.warn(w);
 
       const json: Record<string, unknown> = { fid: r.fid, kid: r.kid, kid_std: r.kid_std, n_a: r.n_a, n_b: r.n_b, dims: r.dims, features };
+      if (backend !== undefined) json.backend = backend;
       if (r.fid_ci && r.kid_ci) Object.assign(json, { fid_ci95: r.fid_ci, kid_ci95: r.kid_ci });
       json.warnings = r.warnings;
 
@@ -92,6 +97,7 @@ export function registerFid(program: Command): void {
           : `KID  ${fmt(r.kid)} ± ${fmt(r.kid_std)} (std over ${r.kid_subsets} subsets of ${r.kid_subset_size[0]} + ${r.kid_subset_size[1]})${ci(r.kid_ci)}`,
         `n_a ${r.n_a}, n_b ${r.n_b}, ${r.dims} features`,
         `features: ${features}`,
+        ...(backend === undefined ? [] : [`backend: ${backend}`]),
       ].join("\n");
       reporter.result(human, json);
     });

@@ -60,7 +60,7 @@ export function registerTrain(program: Command): void {
         : r.step < r.config.train.steps
           ? `stopped at step ${r.step} of ${r.config.train.steps}; ${resumeHint}`
           : `finished ${r.step} steps`;
-      rep.result(`${status}\nrun: ${r.runDir}\nbackend: ${r.backend.name} (${r.backend.threads} thread${r.backend.threads === 1 ? "" : "s"})`, { run: r.runDir, step: r.step, interrupted: r.interrupted, backend: r.backend.name });
+      rep.result(`${status}\nrun: ${r.runDir}\nbackend: ${r.backend.name} (${r.backend.threads} thread${r.backend.threads === 1 ? "" : "s"}${r.backend.threadsNote === undefined ? "" : `: ${r.backend.threadsNote}`})`, { run: r.runDir, step: r.step, interrupted: r.interrupted, backend: r.backend.name });
       if (r.interrupted) process.exitCode = 130;
     });
 }

@@ -125,6 +125,8 @@ export interface WasmStart {
   threads: number;
   simd: boolean;
   warnings: string[];
+  /** Why wasm runs on 1 thread when more were asked for (engine.threads auto on a busy machine, no threaded build, a failed threaded start). */
+  threadsNote?: string;
 }
 
 let started: WasmStart | null = null;
@@ -143,22 +145,29 @@ export function autoThreads(cpus: number, load: number): { threads: number; reas
   if (all > 1 && load >= cpus) {
     return {
       threads: 1,
-      reason: `wasm runs on 1 thread: the machine is busy (1-minute load ${load.toFixed(1)} on ${cpus} CPUs), where more threads only contend; set engine.threads to force a count`,
+      reason: `the machine is busy (1-minute load ${load.toFixed(1)} on ${cpus} CPUs), where more threads only contend; set engine.threads to force a count`,
     };
   }
   return { threads: all };
 }
 
-/** Threads wanted for `threads` ("auto": see autoThreads), capped at MAX_WASM_THREADS, and why when "auto" chose fewer. */
-export function resolveThreads(threads: "auto" | number): { threads: number; reason?: string } {
-  if (threads === "auto") return autoThreads(os.availableParallelism(), os.loadavg()[0] ?? 0);
+/**
+ * Threads wanted for `threads` ("auto": see autoThreads, with the 1-minute `load`), capped at
+ * MAX_WASM_THREADS, and why when "auto" chose fewer.
+ */
+export function resolveThreads(threads: "auto" | number, load: number = os.loadavg()[0] ?? 0): { threads: number; reason?: string } {
+  if (threads === "auto") return autoThreads(os.availableParallelism(), load);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be "auto" or a positive integer, got ${String(threads)}`);
   return { threads: Math.min(MAX_WASM_THREADS, threads) };
 }
 
-/** Make tfjs-backend-wasm the active backend. Only the first call picks the thread count. */
-export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
-  const resolved = resolveThreads(threads);
+/**
+ * Make tfjs-backend-wasm the active backend. Only the first call picks the thread count (and
+ * its note is returned by every later call, so each run that shares the process records it).
+ * `load`: the 1-minute load average that "auto" weighs (default: this machine's).
+ */
+export async function startWasm(threads: "auto" | number, load?: number): Promise<WasmStart> {
+  const resolved = resolveThreads(threads, load);
   const wanted = resolved.threads;
   if (started !== null) {
     if ((await tf.setBackend("wasm")) !== true) throw new Error("the wasm backend, started earlier in this process, can no longer be selected");
@@ -175,7 +184,8 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
     pathsSet = true;
   }
   const features = wasmFeatures();
-  const warnings: string[] = resolved.reason === undefined ? [] : [resolved.reason];
+  let threadsNote = resolved.reason;
+  const warnings: string[] = [];
   const listenersBefore = processListeners();
   if (typeof threads === "number" && threads > MAX_WASM_THREADS) {
     warnings.push(`wasm threads capped at ${MAX_WASM_THREADS} (asked for ${threads}): this tfjs build pre-starts ${MAX_WASM_THREADS} thread workers`);
@@ -184,13 +194,13 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
   if (wanted > 1) {
     const refusal = threadedRefusal(files, features);
     if (refusal !== null) {
-      warnings.push(`wasm runs on 1 thread: ${refusal}`);
+      threadsNote = refusal;
     } else {
       try {
         threadsNow = await startThreaded(wasm, files, wanted);
         if (threadsNow < wanted) warnings.push(`wasm asked for ${wanted} threads but XNNPACK started ${threadsNow}`);
       } catch (err) {
-        warnings.push(`wasm runs on 1 thread: multithreaded start failed (${messageOf(err)})`);
+        threadsNote = `multithreaded start failed (${messageOf(err)})`;
         await resetWasmBackend(wasm);
         threadsNow = 0;
       }
@@ -203,8 +213,9 @@ export async function startWasm(threads: "auto" | number): Promise<WasmStart> {
     threadsNow = 1;
   }
   removeListenersAddedSince(listenersBefore);
-  started = { threads: threadsNow, simd: features.simd, warnings: [] };
-  return { threads: threadsNow, simd: features.simd, warnings };
+  if (threadsNote !== undefined) warnings.unshift(`wasm runs on 1 thread: ${threadsNote}`);
+  started = { threads: threadsNow, simd: features.simd, warnings: [], threadsNote };
+  return { threads: threadsNow, simd: features.simd, warnings, threadsNote };
 }
 
 type CrashEvent = "uncaughtException" | "unhandledRejection";

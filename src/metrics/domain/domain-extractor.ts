@@ -32,6 +32,8 @@ export class DomainExtractor implements FeatureExtractor {
   readonly dims: number;
   /** Every attribute name some head predicts (both generators; "domain" not included). */
   readonly attributes: readonly string[];
+  /** The tfjs backend the network runs on. */
+  readonly backend: string;
   private readonly tensors: Map<string, tf.Tensor>;
   private readonly ops: TfjsOps;
 
@@ -40,6 +42,7 @@ export class DomainExtractor implements FeatureExtractor {
     this.attributes = [...new Set(model.meta.heads.filter((h) => h.kind !== null).map((h) => h.attribute))];
     this.tensors = paramTensors(model.params);
     this.ops = new TfjsOps(this.tensors);
+    this.backend = tf.getBackend();
   }
 
   /**

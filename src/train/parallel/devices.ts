@@ -124,8 +124,20 @@ export function parseDevicesSpec(text: string): DevicesSpec {
   throw new UsageError(`--devices ${text}: expected a count (2), auto, or GPU ids like 0,3,5`);
 }
 
-function describeSpec(spec: DevicesSpec): string {
-  return `--devices ${String(spec)}`;
+/**
+ * Where a devices spec was given, so a refusal names it: the `--devices` flag (the default), or
+ * the config key `train.devices` and where it was set (file:line, or the `--set` that set it).
+ */
+export type DevicesSource = { kind: "flag" } | { kind: "config"; where: string };
+
+/** How the refused value is named, e.g. "--devices 64" or "configs/art.yaml:14: train.devices 64". */
+export function describeSpec(spec: DevicesSpec, source: DevicesSource): string {
+  return source.kind === "config" ? `${source.where}: train.devices ${String(spec)}` : `--devices ${String(spec)}`;
+}
+
+/** The same setting with a value that would work, for the advice in a refusal. */
+function suggest(value: number, source: DevicesSource): string {
+  return source.kind === "config" ? `train.devices: ${value}` : `--devices ${value}`;
 }
 
 /** Split `cores` between `n` workers: ⌊cores/n⌋ each (at least 1), the remainder to the first ranks. */
@@ -154,15 +166,17 @@ function gpuWorkers(gpus: readonly GpuInfo[], cores: number): DevicePlan {
  *
  * UsageError (exit 2) when the spec asks for more than there is: GPU ids without GPUs (or on the
  * CPU), ids that are not visible, more GPUs than visible, or more CPU workers than cores.
- * `gpus` is injectable for tests; by default nvidia-smi is asked (only on cuda).
+ * `gpus` is injectable for tests; by default nvidia-smi is asked (only on cuda). `source`
+ * says where the spec was given, for the messages.
  */
 export function resolveDevices(
   spec: DevicesSpec,
   provider: DeviceProvider,
   cores: number = os.availableParallelism(),
   gpus?: readonly GpuInfo[],
+  source: DevicesSource = { kind: "flag" },
 ): DevicePlan {
-  const what = describeSpec(spec);
+  const what = describeSpec(spec, source);
   if (typeof spec === "number" && (!Number.isInteger(spec) || spec < 1)) {
     throw new UsageError(`${what}: the device count must be a whole number ≥ 1`);
   }
@@ -175,10 +189,10 @@ export function resolveDevices(
   if (typeof spec === "string" && spec !== "auto") {
     const ids = spec.split(",");
     if (provider !== "cuda") {
-      throw new UsageError(`${what}: GPU ids need CUDA, but onnxruntime runs on the CPU here (engine.device cpu, or auto without CUDA: see diffx doctor); use a worker count such as --devices 2`);
+      throw new UsageError(`${what}: GPU ids need CUDA, but onnxruntime runs on the CPU here (engine.device cpu, or auto without CUDA: see diffx doctor); use a worker count such as ${suggest(2, source)}`);
     }
     if (visible.length === 0) {
-      throw new UsageError(`${what}: no GPU is visible here (nvidia-smi lists none${process.env.CUDA_VISIBLE_DEVICES !== undefined ? " within CUDA_VISIBLE_DEVICES" : ""}); use a worker count such as --devices 2 for CPU workers`);
+      throw new UsageError(`${what}: no GPU is visible here (nvidia-smi lists none${process.env.CUDA_VISIBLE_DEVICES !== undefined ? " within CUDA_VISIBLE_DEVICES" : ""}); use a worker count such as ${suggest(2, source)} for CPU workers`);
     }
     const seen = new Set<string>();
     const chosen: GpuInfo[] = [];
@@ -196,14 +210,14 @@ export function resolveDevices(
   if (visible.length > 0) {
     if (spec === "auto") return gpuWorkers(visible, cores);
     if (spec > visible.length) {
-      throw new UsageError(`${what}: only ${visible.length} GPU${visible.length === 1 ? " is" : "s are"} visible here (${visibleIds}); use --devices ${visible.length} or fewer`);
+      throw new UsageError(`${what}: only ${visible.length} GPU${visible.length === 1 ? " is" : "s are"} visible here (${visibleIds}); use ${suggest(visible.length, source)} or fewer`);
     }
     return gpuWorkers(visible.slice(0, spec), cores);
   }
 
   const n = spec === "auto" ? 1 : spec;
   if (n > cores) {
-    throw new UsageError(`${what}: only ${cores} CPU core${cores === 1 ? "" : "s"} here and no GPU${provider === "cuda" ? "" : " in use (onnxruntime runs on the CPU)"}; each CPU worker needs a core, so use --devices ${cores} or fewer`);
+    throw new UsageError(`${what}: only ${cores} CPU core${cores === 1 ? "" : "s"} here and no GPU${provider === "cuda" ? "" : " in use (onnxruntime runs on the CPU)"}; each CPU worker needs a core, so use ${suggest(cores, source)} or fewer`);
   }
   return { kind: "cpu", workers: cpuWorkers(n, cores) };
 }

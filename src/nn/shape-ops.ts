@@ -1,11 +1,12 @@
 /**
- * A shape-only interpreter of the op interface for tests: every value is its static shape.
+ * A shape-only interpreter of the op interface: every value is its static shape. Tests use it
+ * to check whole-size configs, the bench to count FLOPs, training to estimate memory.
  * It checks each op's operand shapes (broadcasting, matMul inner dims, conv channels, …) and
  * records which parameters the network reads, so whole-size configs can be checked without
  * computing anything. It also counts the multiply-add FLOPs of conv2d / matMul / linear
  * (2 per multiply-add, per sample: the batch dimension is left out).
  */
-import type { Ops, Padding } from "../../src/nn/ops.js";
+import type { Ops, Padding } from "./ops.js";
 
 export class ShapeOps implements Ops<number[]> {
   readonly used = new Set<string>();
