@@ -24,7 +24,7 @@ export const PERCEPTUAL_LEVELS: readonly number[] = [0.25, 0.5, 0.75];
 
 /** What the logged number is, in one line (plots, reports). */
 export const PERCEPTUAL_RULE =
-  "mean Euclidean distance between the domain extractor's 128-d features of x̂₀ and x₀ on the logging batch, at t = ⌊f·T⌋ for f = 0.25, 0.5, 0.75 with fixed noise";
+  "mean Euclidean distance between the domain extractor's 128-d features of x̂₀ and x₀ (as 8-bit images) on the first ≤ 8 held-out pairs (the KL term's), each at t = ⌊f·T⌋ for f = 0.25, 0.5, 0.75 with fixed noise, every train.eval_every steps";
 
 /** Images → one feature vector each (the domain extractor's `featureRows`). */
 export type ImageFeatures = (images: Image[]) => Float64Array[];
