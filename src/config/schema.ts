@@ -96,7 +96,7 @@ export const trainSchema = z
     cond_dropout: z.number().min(0).max(1).default(0.1).describe("probability of replacing the condition with the null condition"),
     flip: z.boolean().default(false).describe("random horizontal flips"),
     checkpoint_every: posInt().default(500).describe("write a checkpoint every N steps (and at the end)"),
-    eval_every: posInt().default(100).describe("log the VLB/KL term every N steps"),
+    eval_every: posInt().default(100).describe("log the VLB/KL term and the perceptual loss every N steps (on the first ≤ 8 held-out pairs)"),
     log_every: posInt().default(10).describe("log loss every N steps"),
     devices: devicesSchema,
     sample_grid: nonNegInt().default(8).describe("images in the end-of-training sample grid (0 = none)"),

@@ -72,6 +72,7 @@ export async function scoreBase(runDir: string, o: { cwd?: string; backend?: "te
     featuresSpec: config.eval.features,
     datasetHash: readManifest(runDir).dataset_hash ?? ds.hash,
     backend: o.backend,
+    concurrentTrainings: 0,
     progress: o.progress,
   });
   return {

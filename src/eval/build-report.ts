@@ -6,9 +6,14 @@
 import type { Config } from "../config/schema.js";
 import type { Dataset } from "../data/dataset.js";
 import { analyse, summarise, type StatsResult, type VariantSummary } from "../stats/index.js";
-import { gitCommit } from "../runs/manifest.js";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { gitCommit, readManifest, type RunManifest } from "../runs/manifest.js";
+import { RUN_FILES } from "../runs/folder.js";
+import { networkEvaluations, usesGuidance } from "../diffusion/samplers/nfe.js";
 import { DIFFX_VERSION } from "../runs/version.js";
 import { readMetrics } from "../train/trainer.js";
+import { PERCEPTUAL_RULE } from "../train/perceptual.js";
 import type { FeatureExtractor } from "../metrics/extractor.js";
 import {
   EVAL_REPORT_FORMAT,
@@ -17,8 +22,12 @@ import {
   type EvalReport,
   type EvalSummary,
   type MetricSummary,
+  type ParameterRange,
+  type SamplingEngine,
   type TrainingReport,
+  type VariantCost,
   type VariantReport,
+  type VariantSummaryRow,
 } from "../report/report-types.js";
 import { BOOTSTRAP_UNIT, CI_LEVEL, KID_SETTINGS, sampleName } from "./cell.js";
 import { DEFAULT_EDGE_OPTIONS } from "./edges.js";
@@ -28,6 +37,16 @@ import type { HeldOut } from "./held-out.js";
 import { describeCondition } from "./held-out.js";
 import type { TrainJob } from "./train-jobs.js";
 import type { ResolvedVariant } from "./variants.js";
+
+/** How report.json's `cost` numbers were obtained. */
+export const COST_RULE =
+  "nfe = sampler steps × 2 when classifier-free guidance runs the unconditional pass (a conditional model with guidance ≠ 1), else × 1; " +
+  "seconds_per_image = measured wall time of a cell's sampling loop (network already loaded; PNG writing and scoring not counted) / its images, " +
+  "per variant the mean over folds (sd: the fold spread), images_per_s = 1 / seconds_per_image; measured on the engine, threads and machine named beside it, so it varies with the machine and its load";
+
+/** How the logged KL term is computed (src/diffusion/vlb.ts, src/train/trainer.ts). */
+const KL_RULE =
+  "the VLB term L_t in bits/dim ([DDPM] eq. 5, fixed variance β̃_t) of the first ≤ 8 held-out pairs, one evenly spread timestep each, with fixed noise, every train.eval_every steps";
 
 /** Most points kept per training curve in the report. */
 const MAX_CURVE_POINTS = 300;
@@ -87,9 +106,16 @@ function thin(points: [number, number][]): [number, number][] {
   return kept;
 }
 
+/** The parameter counts a training's manifest records (null when it has none, e.g. written before they were recorded). */
+function manifestParameters(dir: string): RunManifest["parameters"] | null {
+  if (!fs.existsSync(path.join(dir, RUN_FILES.manifest))) return null;
+  return readManifest(dir).parameters ?? null;
+}
+
 function trainingReports(input: ReportInput): TrainingReport[] {
   return input.jobs.map(({ job, reused }) => {
     const metrics = readMetrics(job.dir);
+    const p = manifestParameters(job.dir);
     return {
       fold: job.fold,
       run: job.rel,
@@ -98,9 +124,54 @@ function trainingReports(input: ReportInput): TrainingReport[] {
       final_loss: metrics.length ? metrics[metrics.length - 1].loss : null,
       loss: thin(metrics.map((m) => [m.step, m.loss])),
       kl: thin(metrics.filter((m) => m.kl_bpd !== undefined).map((m) => [m.step, m.kl_bpd as number])),
+      perceptual: thin(metrics.filter((m) => m.perceptual !== undefined).map((m) => [m.step, m.perceptual as number])),
+      parameters: p ? { trainable: p.trainable, total: p.total, ratio: p.ratio } : null,
       reused,
     };
   });
+}
+
+/** "onnx/cpu, 2 threads, <CPU> (2 cores)" */
+export function describeEngine(e: SamplingEngine): string {
+  return `${e.name}/${e.backend}, ${e.threads} thread${e.threads === 1 ? "" : "s"}, ${e.host}`;
+}
+
+/**
+ * A variant's sampling cost from its cells: NFE per image from its sampler settings (every cell
+ * must agree), seconds per image as the mean over folds with their sd. Null when a cell has no
+ * cost (scored before cells recorded it).
+ */
+function variantCost(v: ResolvedVariant, cells: CellReport[]): VariantCost | null {
+  const costs = cells.filter((c) => c.variant === v.name).map((c) => c.cost);
+  if (!costs.length || costs.some((c) => c === undefined)) return null;
+  const known = costs as NonNullable<CellReport["cost"]>[];
+  const nfe = networkEvaluations(v.config.sample, usesGuidance(v.config.model.conditioning, v.config.sample.guidance));
+  const s = known.map((c) => c.seconds_per_image);
+  const mean = s.reduce((a, b) => a + b, 0) / s.length;
+  const sd = s.length > 1 ? Math.sqrt(s.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (s.length - 1)) : 0;
+  return {
+    nfe,
+    seconds_per_image: mean,
+    seconds_per_image_sd: sd,
+    images_per_s: 1 / mean,
+    engine: [...new Set(known.map((c) => describeEngine(c.engine)))].join("; "),
+    concurrent_trainings: Math.max(...known.map((c) => c.concurrent_trainings)),
+  };
+}
+
+/** Trainable / total parameters of the variant's fold trainings, as [lowest, highest] over folds; null when a manifest lacks them. */
+function variantParameters(v: ResolvedVariant, input: ReportInput): ParameterRange | null {
+  const counts = input.jobs.filter(({ job }) => job.name === v.training).map(({ job }) => manifestParameters(job.dir));
+  if (!counts.length || counts.some((c) => c === null)) return null;
+  const known = counts as NonNullable<RunManifest["parameters"]>[];
+  const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
+  const a = known[0].adapter;
+  return {
+    trainable: range(known.map((c) => c.trainable)),
+    total: range(known.map((c) => c.total)),
+    ratio: range(known.map((c) => c.ratio)),
+    adapter: a ? `LoRA rank ${a.rank}, α ${a.alpha} on ${a.layers} layers (${a.targets.join(", ")})` : null,
+  };
 }
 
 function comparisonRows(input: ReportInput): ComparisonRow[] {
@@ -195,6 +266,13 @@ function caveats(input: ReportInput, report: Pick<EvalReport, "cells" | "variant
         `Mean FID: ${above.join(", ")}. A difference between variants that is small next to the distance from the floor, or a metric that scores noise near the floor (diffx metrics check), says little.`,
     );
   }
+  if (report.variants.some((v) => v.cost)) {
+    out.push(
+      "Cost: NFE is the number of network evaluations per image (sampler steps, doubled when classifier-free guidance runs the unconditional pass); seconds per image is the measured wall time of the sampling loop divided by the images it made (loading the network, writing PNGs and scoring not counted), mean ± sd over folds. " +
+        "The times were measured on the engine, threads and machine each variant's cost names (variants[i].cost.engine), and, when fold trainings run in parallel (eval.parallel or --parallel above 1), possibly while other fold trainings of this eval ran (cost.concurrent_trainings). " +
+        "They vary with the machine, its load, the engine and the thread count: compare them within this report, not with times measured elsewhere; NFE carries over.",
+    );
+  }
   const metricWarnings = [...new Set(cells.flatMap((c) => c.warnings))].filter((w) => !w.includes("below the feature dimension"));
   out.push(...metricWarnings);
   return out.map((s) => s.replace(/\s+/g, " ").trim());
@@ -204,13 +282,18 @@ function metricSummary(s: VariantSummary | undefined): MetricSummary | null {
   return s ? { mean: s.mean, sd: s.sd, ci95: s.ci95 } : null;
 }
 
-function summary(config: Config, variants: ResolvedVariant[], stats: EvalReport["stats"], k: number, floors: RealFloor[]): EvalSummary {
+function summary(config: Config, variants: ResolvedVariant[], variantReports: VariantReport[], stats: EvalReport["stats"], k: number, floors: RealFloor[]): EvalSummary {
+  const costOf = (name: string): VariantSummaryRow["cost"] => {
+    const c = variantReports.find((v) => v.name === name)?.cost;
+    return c ? { nfe: c.nfe, seconds_per_image: c.seconds_per_image, images_per_s: c.images_per_s } : null;
+  };
   const rows = variants.map((v) => ({
     name: v.name,
     fid: metricSummary(stats.summaries.fid?.[v.name]) as MetricSummary,
     kid: metricSummary(stats.summaries.kid?.[v.name]) as MetricSummary,
     text_control: metricSummary(stats.summaries.text_control?.[v.name]),
     sketch_f1: metricSummary(stats.summaries.sketch_f1?.[v.name]),
+    cost: costOf(v.name),
   }));
   const best = rows.reduce((a, b) => (b.fid.mean < a.fid.mean ? b : a));
   const rm = (s: StatsResult | null) => (s ? { F: s.rm_anova.F, df1: s.rm_anova.df1, df2: s.rm_anova.df2, p: s.rm_anova.p, p_gg: s.rm_anova.p_gg } : null);
@@ -234,19 +317,25 @@ export function buildReport(input: ReportInput): EvalReport {
   const { config, ds, plan, variants } = input;
   const order = new Map(variants.map((v, i) => [v.name, i]));
   const cells = [...input.cells].sort((a, b) => a.fold - b.fold || (order.get(a.variant) ?? 0) - (order.get(b.variant) ?? 0));
-  const variantReports: VariantReport[] = variants.map((v) => ({
-    name: v.name,
-    sampler: v.config.sample.sampler,
-    steps: v.config.sample.steps,
-    guidance: v.config.sample.guidance,
-    eta: v.config.sample.eta,
-    clip_x0: v.config.sample.clip_x0,
-    ema: v.config.sample.ema,
-    engine: v.config.sample.engine,
-    training: v.training,
-    overrides: v.overrides,
-    model_resolution: v.config.model.resolution,
-  }));
+  const variantReports: VariantReport[] = variants.map((v) => {
+    const cost = variantCost(v, cells);
+    const parameters = variantParameters(v, input);
+    return {
+      name: v.name,
+      sampler: v.config.sample.sampler,
+      steps: v.config.sample.steps,
+      guidance: v.config.sample.guidance,
+      eta: v.config.sample.eta,
+      clip_x0: v.config.sample.clip_x0,
+      ema: v.config.sample.ema,
+      engine: v.config.sample.engine,
+      training: v.training,
+      overrides: v.overrides,
+      model_resolution: v.config.model.resolution,
+      ...(cost ? { cost } : {}),
+      ...(parameters ? { parameters } : {}),
+    };
+  });
   const stats = {
     fid: fullStats(cells, "fid", variants.length),
     kid: fullStats(cells, "kid", variants.length),
@@ -282,6 +371,7 @@ export function buildReport(input: ReportInput): EvalReport {
       samples_per_fold: config.eval.samples_per_fold,
       seed_rule: "sampling seed of fold i = Rng(seed, 'eval-samples', i); sample j's noise = Rng(that seed, 'sample', j, …): the same for every variant of a fold",
       conditions: "generated image j is conditioned on held-out pair j mod n_held_out (its English caption, or its sketch)",
+      cost_rule: COST_RULE,
     },
     kid: { subsets: KID_SETTINGS.subsets, subset_size: KID_SETTINGS.subsetSize, seed_rule: "per fold: Rng(seed, 'eval-stats', i) (subsets are drawn only when the subset size is below n)" },
     bootstrap: {
@@ -298,8 +388,9 @@ export function buildReport(input: ReportInput): EvalReport {
     cells,
     stats,
     training: trainingReports(input),
+    curves: { kl: KL_RULE, perceptual: PERCEPTUAL_RULE },
     comparison: { rows: comparisonRows(input), grid: null },
     caveats: caveats(input, { cells, variants: variantReports }),
-    summary: summary(config, variants, stats, plan.k, input.floors),
+    summary: summary(config, variants, variantReports, stats, plan.k, input.floors),
   };
 }

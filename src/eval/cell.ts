@@ -4,11 +4,13 @@
  * and score them against the held-out real images: FID, KID (bootstrap CIs), control metrics.
  *
  * Files (in `eval/fold-<i>/<variant>/`): samples/NNNN.png, samples.jsonl, features.npy and
- * cell.json (the scores and the key they were computed for). A cell whose cell.json carries the
+ * cell.json (the scores, the sampling cost — NFE and the measured wall time of the sampling loop —
+ * and the key they were computed for). A cell whose cell.json carries the
  * same key (training hash and step, sampling settings, seed, held-out pairs, extractor…) is
  * reused as it is.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { canonicalJson, sha256 } from "../engine/hash.js";
@@ -18,11 +20,12 @@ import { pairedUnits } from "../metrics/bootstrap.js";
 import { compareFeatures } from "../metrics/compare.js";
 import type { FeatureExtractor } from "../metrics/extractor.js";
 import { makeSchedule } from "../diffusion/schedule.js";
+import { networkEvaluations, usesGuidance } from "../diffusion/samplers/nfe.js";
 import { generate } from "../sample/generate.js";
 import { openNetwork } from "../sample/network.js";
 import { openRun } from "../sample/run-model.js";
 import { listCheckpoints } from "../train/checkpoint.js";
-import type { CellReport } from "../report/report-types.js";
+import type { CellCost, CellReport } from "../report/report-types.js";
 import { canPredictAttributes, sketchControl, textControl } from "./control.js";
 import { DEFAULT_EDGE_OPTIONS } from "./edges.js";
 import { conditionFor, describeCondition, type HeldOut } from "./held-out.js";
@@ -30,7 +33,8 @@ import { writeNpy } from "./npy.js";
 import type { ResolvedVariant } from "./variants.js";
 
 // /2: intervals are BCa over held-out pairs (with their generated images), not percentile over images
-export const CELL_FORMAT = "diffx-eval-cell/2";
+// /3: the cell records its sampling cost (NFE, measured seconds per image)
+export const CELL_FORMAT = "diffx-eval-cell/3";
 /** What one bootstrap unit of a cell is. */
 export const BOOTSTRAP_UNIT = "one held-out pair: its real image together with the images generated from its condition";
 export const KID_SETTINGS = { subsets: 100, subsetSize: 1000 } as const;
@@ -56,6 +60,8 @@ export interface CellJob {
   featuresSpec: string;
   datasetHash: string;
   backend?: "tensorflow" | "wasm" | "cpu";
+  /** Fold trainings of the eval running right now (they share the machine with this cell's sampling). */
+  concurrentTrainings: number;
   progress: ProgressSink;
 }
 
@@ -108,6 +114,11 @@ export function reusableCell(job: CellJob): CellReport | null {
   }
 }
 
+/** The machine: CPU model and logical cores. */
+function hostName(): string {
+  return `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} (${os.availableParallelism()} cores)`;
+}
+
 export function sampleName(j: number): string {
   return `${String(j).padStart(4, "0")}.png`;
 }
@@ -126,7 +137,9 @@ export async function runCell(job: CellJob): Promise<CellReport> {
   const conditions = Array.from({ length: n }, (_, j) => conditionFor(h, c.model.conditioning, j, c.sample.language));
   const engine = `${net.engine.engine}/${net.engine.backend}`;
   let images: Image[];
+  let seconds: number;
   try {
+    const started = performance.now();
     images = await generate({
       session: net.session,
       model: run.config.model,
@@ -140,9 +153,19 @@ export async function runCell(job: CellJob): Promise<CellReport> {
       batchSize: c.sample.batch_size,
       progress: job.progress,
     });
+    seconds = (performance.now() - started) / 1000;
   } finally {
     net.session.dispose();
   }
+  const cost: CellCost = {
+    nfe: networkEvaluations(c.sample, usesGuidance(run.config.model.conditioning, c.sample.guidance)),
+    images: images.length,
+    seconds,
+    seconds_per_image: seconds / images.length,
+    images_per_s: images.length / seconds,
+    engine: { name: net.engine.engine, backend: net.engine.backend, threads: net.engine.threads, host: hostName() },
+    concurrent_trainings: job.concurrentTrainings,
+  };
 
   fs.rmSync(path.join(dir, "samples"), { recursive: true, force: true });
   const records = images.map((img, j) => {
@@ -202,6 +225,7 @@ export async function runCell(job: CellJob): Promise<CellReport> {
     text_control: text,
     sketch_fidelity: sketch,
     warnings: cmp.warnings,
+    cost,
   };
   const file: CellFile = { format: CELL_FORMAT, key, scores };
   writeJsonAtomic(path.join(dir, "cell.json"), file);

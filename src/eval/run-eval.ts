@@ -289,6 +289,8 @@ async function trainAndScore(p: Prepared, evalDir: string, jobs: JobEntry[], loa
     return r;
   };
 
+  // fold trainings running at this moment: a cell sampled meanwhile shares the CPU with them
+  let training = 0;
   let scoring: Promise<void> = Promise.resolve();
   const exclusive = (fn: () => Promise<void>): Promise<void> => {
     const next = scoring.then(fn);
@@ -320,6 +322,7 @@ async function trainAndScore(p: Prepared, evalDir: string, jobs: JobEntry[], loa
         featuresSpec: p.featuresSpec,
         datasetHash: p.ds.hash,
         backend: o.backend,
+        concurrentTrainings: training,
         progress,
       };
       const label = `fold ${job.fold + 1}/${plan.k} · ${v.name}`;
@@ -353,7 +356,13 @@ async function trainAndScore(p: Prepared, evalDir: string, jobs: JobEntry[], loa
         // parallel children share the cores instead of each taking all of them
         const runner = { cwd: p.cwd, backend: o.backend, progress, threads: p.parallel > 1 ? Math.max(1, Math.floor(os.availableParallelism() / p.parallel)) : undefined };
         const train = p.parallel > 1 ? trainInChild : trainInProcess;
-        const r = await train(job, state.kind === "resume", runner, signal);
+        training++;
+        let r: Awaited<ReturnType<typeof train>>;
+        try {
+          r = await train(job, state.kind === "resume", runner, signal);
+        } finally {
+          training--;
+        }
         if (r.interrupted) {
           out.interrupted = true;
           return;

@@ -34,3 +34,13 @@ export function percent(v: number | null | undefined): string {
 export function percentMeanSd(m: { mean: number; sd: number } | null | undefined): string {
   return m ? `${percent(m.mean)} ± ${percent(m.sd)}` : "–";
 }
+
+/** A whole number with thin groups of three digits (1 373 155), locale-independent. */
+export function count(v: number): string {
+  return String(Math.round(v)).replace(/\B(?=(\d{3})+(?!\d))/g, " ");
+}
+
+/** [low, high] of whole numbers as one number when equal, else "low–high". */
+export function countRange(r: [number, number]): string {
+  return r[0] === r[1] ? count(r[0]) : `${count(r[0])}–${count(r[1])}`;
+}

@@ -3,9 +3,9 @@
  * images as base64 PNG data URIs; no scripts, no external resources).
  */
 import { encodePng, type Image } from "../engine/image.js";
-import { perFoldChart, klChart, lossChart } from "./charts.js";
+import { reportPlots } from "./charts.js";
 import { comparisonColumns, rowFiles, tileFactor, upscaleNearest } from "./comparison.js";
-import { headline, TEXT_CONTROL_NOTE } from "./markdown.js";
+import { COST_NOTE, curvesNote, headline, TEXT_CONTROL_NOTE } from "./markdown.js";
 import type { EvalReport } from "./report-types.js";
 import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
 import type { StatsResult } from "../stats/index.js";
@@ -54,14 +54,19 @@ export function renderHtml(r: EvalReport, load: (rel: string) => Image): string 
   );
   parts.push(`<p class="headline">${escapeHtml(headline(r))}</p>`);
 
+  const plots = new Map(reportPlots(r).map((p) => [p.file, p.svg]));
+  const plotDiv = (files: string[]): string => `<div class="plots">${files.map((f) => plots.get(f) ?? "").join("")}</div>`;
   parts.push(`<h2>Summary (per variant, over folds)</h2>${htmlTable(summaryTable(r))}`);
-  parts.push(`<div class="plots">${perFoldChart(r, "fid")}${perFoldChart(r, "kid")}</div>`);
+  parts.push(plotDiv(["fid-per-fold.svg", "kid-per-fold.svg"]));
+  if (plots.has("cost-fid.svg")) {
+    parts.push(`<h2>Quality against cost</h2><p>${escapeHtml(COST_NOTE)}</p>${plotDiv(["cost-fid.svg", "cost-kid.svg"])}`);
+  }
   parts.push(`<h2>Per-fold scores</h2><p>CIs per cell are BCa bootstrap intervals over that fold's held-out pairs (each resampled with its generated images); the real-vs-real floor is FID/KID between two disjoint sets of real images of the same sizes.</p>${htmlTable(perFoldTable(r))}`);
   const tc = textControlTable(r);
   if (tc) parts.push(`<h2>Text control against its ceiling</h2><p>${escapeHtml(TEXT_CONTROL_NOTE)}</p>${htmlTable(tc)}`);
   parts.push(`<h2>Statistics</h2>${statsBlock("FID", r.stats.fid)}${statsBlock("KID", r.stats.kid)}`);
 
-  parts.push(`<h2>Training</h2><div class="plots">${lossChart(r)}${klChart(r)}</div>${htmlTable(trainingTable(r))}`);
+  parts.push(`<h2>Training</h2>${r.curves ? `<p>${escapeHtml(curvesNote(r))}</p>` : ""}${plotDiv(["training-loss.svg", "training-kl.svg", "training-perceptual.svg"])}${htmlTable(trainingTable(r))}`);
 
   parts.push(`<h2>Real vs generated</h2>`);
   if (r.comparison.rows.length) {

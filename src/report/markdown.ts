@@ -1,4 +1,5 @@
-/** report.md, rendered from report.json (the plots are in report.html; the matrix is comparison.png). */
+/** report.md, rendered from report.json (the plots are the SVG files in plots/; the matrix is comparison.png). */
+import { PLOTS_DIR, reportPlots } from "./charts.js";
 import { num, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
 import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
@@ -17,6 +18,14 @@ export function markdownTable(t: Table): string {
 function statsSection(label: string, s: StatsResult | null): string[] {
   if (!s) return [`### ${label}`, "", "Only one variant: no tests.", ""];
   return [`### ${label}`, "", markdownTable(testsTable(s)), "", "Post-hoc paired t-tests (a − b per fold, Holm-adjusted over all pairs):", "", markdownTable(posthocTable(s)), ""];
+}
+
+export const COST_NOTE =
+  "One point per variant: its mean FID (KID) over folds against its measured seconds per image, with the fold spread (± sd) along both axes; the label gives the network evaluations per image (NFE). The times are wall time of the sampling loop on the machine, engine and threads named in the variants table: they vary with the machine and its load, NFE does not.";
+
+/** What the training curves show, from report.json. */
+export function curvesNote(r: EvalReport): string {
+  return r.curves ? `Per fold training: the loss, the KL term (${r.curves.kl}) and the perceptual loss (${r.curves.perceptual}).` : "";
 }
 
 export const TEXT_CONTROL_NOTE =
@@ -53,7 +62,11 @@ export function renderMarkdown(r: EvalReport): string {
     headline(r),
     "",
   );
+  const plots = reportPlots(r);
+  const links = (files: string[]): string[] => plots.filter((p) => files.includes(p.file)).map((p) => `![${p.caption}](${PLOTS_DIR}/${p.file})`);
   out.push("## Summary (per variant, over folds)", "", markdownTable(summaryTable(r)), "");
+  out.push(...links(["fid-per-fold.svg", "kid-per-fold.svg"]), "");
+  if (plots.some((p) => p.file === "cost-fid.svg")) out.push("## Quality against cost", "", COST_NOTE, "", ...links(["cost-fid.svg", "cost-kid.svg"]), "");
   out.push("## Per-fold scores", "", "CIs per cell are BCa bootstrap intervals over that fold's held-out pairs (each resampled with its generated images); the real-vs-real floor is FID/KID between two disjoint sets of real images of the same sizes.", "", markdownTable(perFoldTable(r)), "");
   const tc = textControlTable(r);
   if (tc) {
@@ -64,7 +77,9 @@ export function renderMarkdown(r: EvalReport): string {
   out.push("## How the numbers were computed", "");
   for (const [k, v] of provenance(r)) out.push(`- **${k}**: ${v}`);
   out.push("", "### Variants", "", markdownTable(variantsTable(r)), "", "### Folds", "", markdownTable(foldsTable(r)), "");
-  out.push("## Training", "", markdownTable(trainingTable(r)), "", "Loss and KL curves per fold are plotted in report.html.", "");
+  out.push("## Training", "");
+  if (r.curves) out.push(curvesNote(r), "");
+  out.push(...links(["training-loss.svg", "training-kl.svg", "training-perceptual.svg"]), "", markdownTable(trainingTable(r)), "");
   out.push("## Real vs generated", "");
   if (r.comparison.grid) {
     out.push(`Rows: held-out real images (${r.comparison.rows.map((x) => `fold ${x.fold} ${x.pair_id}`).join(", ")}); columns: real${r.comparison.rows.some((x) => x.sketch) ? ", sketch" : ""}, then each variant's image generated from the same condition.`, "");

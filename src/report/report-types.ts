@@ -51,6 +51,34 @@ export interface SketchFidelityScores {
   n: number;
 }
 
+/** What produced a cell's sampling time: the network engine, its backend, threads, and the machine. */
+export interface SamplingEngine {
+  /** "onnx" or "tfjs". */
+  name: string;
+  /** onnx: the execution provider (cpu, cuda); tfjs: the backend (wasm, cpu, tensorflow). */
+  backend: string;
+  threads: number;
+  /** The machine's CPU model and logical core count. */
+  host: string;
+}
+
+/**
+ * What one cell's images cost. `nfe` is arithmetic (sampler steps, doubled when guidance runs the
+ * unconditional pass); the times are measured wall-clock time of the sampling loop (the network
+ * loaded, PNG writing and scoring not counted) and vary with the machine and its load.
+ */
+export interface CellCost {
+  /** Network evaluations per image. */
+  nfe: number;
+  images: number;
+  seconds: number;
+  seconds_per_image: number;
+  images_per_s: number;
+  engine: SamplingEngine;
+  /** Fold trainings of this eval running at the same time as the sampling (they share the CPU). */
+  concurrent_trainings: number;
+}
+
 /** Scores of one fold × variant cell. */
 export interface CellReport {
   fold: number;
@@ -79,6 +107,8 @@ export interface CellReport {
   text_control: TextControlScores | null;
   sketch_fidelity: SketchFidelityScores | null;
   warnings: string[];
+  /** Sampling cost (absent in reports written before it existed). */
+  cost?: CellCost;
 }
 
 export interface VariantReport {
@@ -97,6 +127,41 @@ export interface VariantReport {
   /** The variant's overrides as written in the config. */
   overrides: Record<string, unknown>;
   model_resolution: number;
+  /** Sampling cost over the folds (absent in reports written before it existed). */
+  cost?: VariantCost;
+  /** Parameters of the variant's fold trainings (absent when their manifests do not record them). */
+  parameters?: ParameterRange;
+}
+
+/**
+ * A variant's sampling cost: NFE per image, and the measured seconds per image as the mean over
+ * folds with the fold spread (sd); images/s = 1 / seconds_per_image. Measured on the machine
+ * `engine` names: other machines, thread counts or loads give other times.
+ */
+export interface VariantCost {
+  nfe: number;
+  seconds_per_image: number;
+  /** Standard deviation over folds (0 with one fold). */
+  seconds_per_image_sd: number;
+  images_per_s: number;
+  /** "onnx/cpu, 2 threads, <CPU model> (2 cores)": the engines that timed the cells (distinct ones joined by "; "). */
+  engine: string;
+  /** Most fold trainings that ran while one of the variant's cells was sampling. */
+  concurrent_trainings: number;
+}
+
+/**
+ * Trainable and total parameters of a variant's fold trainings (from their manifests) as
+ * [lowest, highest] over folds: a text model's vocabulary, and so its token embedding, is built
+ * from each fold's training captions, so the counts can differ a little between folds.
+ */
+export interface ParameterRange {
+  trainable: [number, number];
+  total: [number, number];
+  /** trainable / total. */
+  ratio: [number, number];
+  /** "LoRA rank 4, α 4 on 12 layers", or null for full training. */
+  adapter: string | null;
 }
 
 export interface FoldReport {
@@ -125,6 +190,10 @@ export interface TrainingReport {
   loss: [number, number][];
   /** [step, KL term L_t in bits/dim on held-out pairs]. */
   kl: [number, number][];
+  /** [step, perceptual loss on the same pairs] (src/train/perceptual.ts; absent in reports written before it existed). */
+  perceptual?: [number, number][];
+  /** Trainable and total parameters as the training's manifest records them (null when it does not). */
+  parameters?: { trainable: number; total: number; ratio: number } | null;
   /** True when this eval reused a finished training from an earlier invocation. */
   reused: boolean;
 }
@@ -154,6 +223,8 @@ export interface VariantSummaryRow {
   kid: MetricSummary;
   text_control: MetricSummary | null;
   sketch_f1: MetricSummary | null;
+  /** NFE per image and the measured seconds per image (mean over folds); null without cost records. */
+  cost?: { nfe: number; seconds_per_image: number; images_per_s: number } | null;
 }
 
 export interface TestLine {
@@ -189,7 +260,7 @@ export interface EvalReport {
   cv: { k: number; split_seed: number; folds: FoldReport[]; real_floor_rule?: string };
   extractor: { spec: string; name: string; dims: number; description: string };
   images: { dataset_image_size: number; real: string; generated: string };
-  sampling: { samples_per_fold: number; seed_rule: string; conditions: string };
+  sampling: { samples_per_fold: number; seed_rule: string; conditions: string; cost_rule?: string };
   kid: { subsets: number; subset_size: number; seed_rule: string };
   bootstrap: { resamples: number; level: number; seed_rule: string; unit: string; method: string };
   variants: VariantReport[];
@@ -202,6 +273,8 @@ export interface EvalReport {
     summaries: Record<string, Record<string, VariantSummary>>;
   };
   training: TrainingReport[];
+  /** How the training curves' logged terms are computed (absent in reports written before it existed). */
+  curves?: { kl: string; perceptual: string };
   comparison: { rows: ComparisonRow[]; grid: string | null };
   caveats: string[];
   summary: EvalSummary;

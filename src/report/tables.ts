@@ -3,7 +3,7 @@
  * rendered by both report.md and report.html, so the two always show the same numbers.
  */
 import { summarise, type StatsResult } from "../stats/index.js";
-import { interval, meanSd, num, percent, percentMeanSd, pval } from "./format.js";
+import { count, countRange, interval, meanSd, num, percent, percentMeanSd, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
 
 export interface Table {
@@ -19,15 +19,49 @@ function hasSketch(r: EvalReport): boolean {
   return r.cells.some((c) => c.sketch_fidelity);
 }
 
-/** Per variant: mean ± sd and the t-based 95 % CI over folds. */
+function hasCost(r: EvalReport): boolean {
+  return r.variants.some((v) => v.cost);
+}
+
+function hasParameters(r: EvalReport): boolean {
+  return r.variants.some((v) => v.parameters);
+}
+
+/** A ratio of parameters as a percentage with enough digits for a small adapter (0.42 %). */
+function ratioText(r: [number, number]): string {
+  const p = (x: number): string => `${num(x * 100, 3)} %`;
+  return p(r[0]) === p(r[1]) ? p(r[0]) : `${p(r[0])}–${p(r[1])}`;
+}
+
+/** "1 234 / 56 789", or "56 789 (all)" when every parameter is trained. */
+function paramsText(p: NonNullable<EvalReport["variants"][number]["parameters"]>): string {
+  const all = p.trainable[0] === p.total[0] && p.trainable[1] === p.total[1];
+  return all ? `${countRange(p.total)} (all)` : `${countRange(p.trainable)} / ${countRange(p.total)}`;
+}
+
+/**
+ * Per variant: mean ± sd and the t-based 95 % CI over folds; what an image cost (NFE, measured
+ * seconds per image ± sd over folds, images/s); trainable and total parameters.
+ */
 export function summaryTable(r: EvalReport): Table {
   const header = ["variant", "FID mean ± sd", "FID 95 % CI", "KID mean ± sd", "KID 95 % CI"];
   if (hasText(r)) header.push("text control mean ± sd");
   if (hasSketch(r)) header.push("sketch F1 mean ± sd");
+  if (hasCost(r)) header.push("NFE / image", "s / image (measured)", "images / s");
+  if (hasParameters(r)) header.push("trainable / total params", "trainable share");
   const rows = r.summary.variants.map((v) => {
     const row = [v.name, meanSd(v.fid), interval(v.fid.ci95), meanSd(v.kid), interval(v.kid.ci95)];
     if (hasText(r)) row.push(percentMeanSd(v.text_control));
     if (hasSketch(r)) row.push(meanSd(v.sketch_f1, 3));
+    const variant = r.variants.find((x) => x.name === v.name);
+    if (hasCost(r)) {
+      const c = variant?.cost;
+      row.push(c ? String(c.nfe) : "–", c ? `${num(c.seconds_per_image, 3)} ± ${num(c.seconds_per_image_sd, 2)}` : "–", c ? num(c.images_per_s, 3) : "–");
+    }
+    if (hasParameters(r)) {
+      const p = variant?.parameters;
+      row.push(p ? paramsText(p) : "–", p ? ratioText(p.ratio) : "–");
+    }
     return row;
   });
   const floors = r.cv.folds.flatMap((f) => (f.real_floor ? [f.real_floor] : []));
@@ -145,30 +179,49 @@ export function posthocTable(s: StatsResult): Table {
   };
 }
 
-/** How each variant sampled. */
+/** How each variant sampled, what timed it, and how it was trained. */
 export function variantsTable(r: EvalReport): Table {
+  const header = ["variant", "sampler", "steps", "guidance", "η", "x̂₀ clip", "weights", "engine", "training", "overrides"];
+  if (hasCost(r)) header.push("timed on");
+  if (hasParameters(r)) header.push("adapter");
   return {
-    header: ["variant", "sampler", "steps", "guidance", "η", "x̂₀ clip", "weights", "engine", "training", "overrides"],
-    rows: r.variants.map((v) => [
-      v.name,
-      v.sampler,
-      String(v.steps),
-      num(v.guidance),
-      num(v.eta),
-      v.clip_x0 > 0 ? num(v.clip_x0) : "off",
-      v.ema ? "EMA" : "raw",
-      [...new Set(r.cells.filter((c) => c.variant === v.name).map((c) => c.engine))].join(", ") || v.engine,
-      v.training,
-      Object.keys(v.overrides).length ? JSON.stringify(v.overrides) : "–",
-    ]),
+    header,
+    rows: r.variants.map((v) => {
+      const row = [
+        v.name,
+        v.sampler,
+        String(v.steps),
+        num(v.guidance),
+        num(v.eta),
+        v.clip_x0 > 0 ? num(v.clip_x0) : "off",
+        v.ema ? "EMA" : "raw",
+        [...new Set(r.cells.filter((c) => c.variant === v.name).map((c) => c.engine))].join(", ") || v.engine,
+        v.training,
+        Object.keys(v.overrides).length ? JSON.stringify(v.overrides) : "–",
+      ];
+      if (hasCost(r)) row.push(v.cost ? v.cost.engine + (v.cost.concurrent_trainings ? ` (with up to ${v.cost.concurrent_trainings} fold training${v.cost.concurrent_trainings === 1 ? "" : "s"} running)` : "") : "–");
+      if (hasParameters(r)) row.push(v.parameters ? (v.parameters.adapter ?? "none (all parameters trained)") : "–");
+      return row;
+    }),
   };
 }
 
 /** The fold trainings. */
 export function trainingTable(r: EvalReport): Table {
+  const last = (curve: [number, number][] | undefined): string => (curve?.length ? num(curve[curve.length - 1][1]) : "–");
   return {
-    header: ["fold", "run", "variants", "steps", "final loss", "last KL (bits/dim)", "this invocation"],
-    rows: r.training.map((t) => [String(t.fold), t.run, t.variants.join(", "), String(t.steps), num(t.final_loss), t.kl.length ? num(t.kl[t.kl.length - 1][1]) : "–", t.reused ? "reused" : "trained"]),
+    header: ["fold", "run", "variants", "steps", "trainable / total params", "final loss", "last KL (bits/dim)", "last perceptual", "this invocation"],
+    rows: r.training.map((t) => [
+      String(t.fold),
+      t.run,
+      t.variants.join(", "),
+      String(t.steps),
+      t.parameters ? `${count(t.parameters.trainable)} / ${count(t.parameters.total)}` : "–",
+      num(t.final_loss),
+      last(t.kl),
+      last(t.perceptual),
+      t.reused ? "reused" : "trained",
+    ]),
   };
 }
 
@@ -194,6 +247,8 @@ export function provenance(r: EvalReport): [string, string][] {
     ["KID", `unbiased MMD² with the kernel (xᵀy/d + 1)³; up to ${r.kid.subsets} subsets of size min(${r.kid.subset_size}, n); ${r.kid.seed_rule}`],
     ["confidence intervals", r.bootstrap.resamples > 0 ? `per cell: bootstrap by held-out pair (${r.bootstrap.unit}), ${r.bootstrap.resamples} resamples, ${r.bootstrap.level * 100} %; ${r.bootstrap.method} ${r.bootstrap.seed_rule}. Per variant: mean ± t(0.975, k−1)·sd/√k over folds` : "per variant: mean ± t(0.975, k−1)·sd/√k over folds (no bootstrap)"],
     ...(r.cv.real_floor_rule ? [["real-vs-real floor", r.cv.real_floor_rule] as [string, string]] : []),
+    ...(r.sampling.cost_rule ? [["cost", r.sampling.cost_rule] as [string, string]] : []),
+    ...(r.curves ? [["training curves", `KL term: ${r.curves.kl}; perceptual loss: ${r.curves.perceptual}`] as [string, string]] : []),
     ["diffx", `${r.diffx_version}${r.git_commit ? ` (commit ${r.git_commit.slice(0, 12)})` : ""}, report created ${r.created}`],
   ];
 }

@@ -1,12 +1,14 @@
 /**
  * Writing an eval report: comparison.png (the real-vs-generated matrix), then report.json (the
- * source of truth), then report.md and report.html rendered from it. Every file is atomic.
+ * source of truth), then the plots (plots/*.svg), report.md (which links them) and report.html
+ * (which shows them inline), all rendered from it. Every file is atomic.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { readPng, writePng, type Image } from "../engine/image.js";
 import { RuntimeFailure } from "../errors.js";
+import { PLOTS_DIR, reportPlots } from "./charts.js";
 import { comparisonGrid } from "./comparison.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
@@ -42,6 +44,7 @@ export function writeEvalReport(evalDir: string, report: EvalReport): WrittenRep
   const final: EvalReport = { ...report, comparison: { ...report.comparison, grid: grid ? REPORT_FILES.grid : null } };
   const files = { json: path.join(evalDir, REPORT_FILES.json), md: path.join(evalDir, REPORT_FILES.md), html: path.join(evalDir, REPORT_FILES.html) };
   writeJsonAtomic(files.json, final);
+  for (const p of reportPlots(final)) writeFileAtomic(path.join(evalDir, PLOTS_DIR, p.file), p.svg);
   writeFileAtomic(files.md, renderMarkdown(final));
   writeFileAtomic(files.html, renderHtml(final, load));
   return files;

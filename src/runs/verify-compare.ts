@@ -2,7 +2,8 @@
  * Comparing a recorded output file with its re-computed twin, as `diffx verify` does.
  *
  * Exact comparison is sha256 equality; when the bytes differ, the file is opened to say where
- * (which metrics step and field, which JSON key). Numeric comparison (non-deterministic
+ * (which metrics step and field, which JSON key). JSON files are compared value by value without
+ * their measurements (measured.ts: sampling times), so one that differs only there matches. Numeric comparison (non-deterministic
  * backends) accepts numbers within a relative tolerance `rtol`:
  * - scalars (metrics values, JSON numbers, numbers in SVG and CSV text): |a − b| ≤ rtol · max(|a|, |b|);
  * - checkpoint tensors (`*.bin` + `*.json` index): per named tensor,
@@ -16,6 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { decodePng } from "../engine/image.js";
 import { sha256File } from "../engine/hash.js";
+import { withoutMeasurements } from "./measured.js";
 import { shortHash, type CheckName, type Comparison, type Mismatch } from "./verify-types.js";
 
 export const ROWS_PER_FILE = 20;
@@ -296,15 +298,14 @@ export function compareOutputFile(rel: string, expectedPath: string, gotPath: st
   const hb = sha256File(gotPath);
   if (ha === hb) return 1;
   const before = list.count;
-  if (ctx.comparison === "numeric") {
+  if (base.endsWith(".json")) {
+    // value by value, measurements left out (measured.ts); exactly on a deterministic backend
+    const n = compareJsonFiles(expectedPath, gotPath, ctx.comparison === "exact" ? 0 : ctx.rtol, rel, list);
+    if (n !== null) return n;
+  } else if (ctx.comparison === "numeric") {
     if (base.endsWith(".bin")) return compareTensorFiles(expectedPath, gotPath, ctx.rtol, rel, list);
     if (base.endsWith(".png")) return comparePngFiles(expectedPath, gotPath, ctx.rtol, rel, list);
-    if (base.endsWith(".json")) {
-      const n = compareJsonFiles(expectedPath, gotPath, ctx.rtol, rel, list);
-      if (n !== null) return n;
-    } else if (base.endsWith(".svg") || base.endsWith(".csv")) return compareTextNumbers(fs.readFileSync(expectedPath, "utf8"), fs.readFileSync(gotPath, "utf8"), ctx.rtol, rel, list);
-  } else if (base.endsWith(".json")) {
-    compareJsonFiles(expectedPath, gotPath, 0, rel, list); // only to say which key differs
+    if (base.endsWith(".svg") || base.endsWith(".csv")) return compareTextNumbers(fs.readFileSync(expectedPath, "utf8"), fs.readFileSync(gotPath, "utf8"), ctx.rtol, rel, list);
   }
   if (list.count === before) list.add(rel, "", `sha256 ${shortHash(ha)}`, `sha256 ${shortHash(hb)}`);
   return 1;
@@ -319,5 +320,5 @@ function compareJsonFiles(expectedPath: string, gotPath: string, rtol: number, r
   } catch {
     return null;
   }
-  return compareJsonValues(a, b, rtol, rel, list);
+  return compareJsonValues(withoutMeasurements(a), withoutMeasurements(b), rtol, rel, list);
 }

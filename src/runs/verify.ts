@@ -13,7 +13,8 @@
  *      training outputs are compared;
  *    - sample: samples/grid.png is generated again from the final checkpoint's EMA weights;
  *    - eval: the k-fold evaluation is run again; report.json is compared value by value and
- *      every other output (fold trainings, samples, features, scores) file by file.
+ *      every other output (fold trainings, samples, features, scores) file by file; measured
+ *      sampling times (every `cost` but its NFE, and the cost plots) are left out (measured.ts).
  *    Exact (sha256) when the run was recorded on a deterministic backend and is re-run on the
  *    same backend, version, thread and worker count; numbers within verify.rtol otherwise
  *    (src/runs/verify-env.ts).
@@ -36,6 +37,7 @@ import { checkRunFiles } from "./verify-files.js";
 import { compareJsonValues, compareOutputFile, MismatchList, type FileCompareContext } from "./verify-compare.js";
 import { chooseComparison, environmentNotes } from "./verify-env.js";
 import { compareTrees } from "./verify-tree.js";
+import { withoutMeasurements } from "./measured.js";
 import { shortHash, VERIFY_STAGES, type BackendInfo, type CheckReport, type Comparison, type Mismatch, type VerifyReport, type VerifyStage } from "./verify-types.js";
 
 export interface DatasetRecord {
@@ -361,6 +363,7 @@ function evalSkip(rel: string): string | null {
   if (rel === EVAL_REPORT) return "report.json is compared value by value";
   if (rel === "eval/report.md" || rel === "eval/report.html") return "report.md and report.html are rendered from report.json, which records when it was made";
   if (rel === LOSS_PNG || rel.endsWith(`/${LOSS_PNG}`)) return "loss.png is rendered from loss.svg (which is compared) with the system's fonts";
+  if (/^eval\/plots\/cost-[^/]+\.svg$/.test(rel)) return "the quality-against-cost plots place each variant at its measured seconds per image";
   return null;
 }
 
@@ -371,7 +374,8 @@ const REPORT_PROVENANCE = ["reused"];
 
 /**
  * A report.json without the fields that record when, by which diffx, and whether from reused
- * work it was made (they differ between a run and its fresh re-run by construction).
+ * work it was made, and without its measured sampling times (measured.ts): they differ between
+ * a run and its fresh re-run by construction.
  */
 export function reportNumbers(file: string): unknown {
   let data: unknown;
@@ -389,7 +393,7 @@ export function reportNumbers(file: string): unknown {
     }
     return v;
   };
-  return walk(data, true);
+  return withoutMeasurements(walk(data, true));
 }
 
 export async function verifyRun(o: VerifyOptions): Promise<VerifyReport> {

@@ -8,6 +8,7 @@ import type { ModelConfig } from "../config/schema.js";
 import { floatsToImage, type Image } from "../engine/image.js";
 import { RuntimeFailure } from "../errors.js";
 import { guidedDenoiser } from "../diffusion/samplers/guidance.js";
+import { usesGuidance } from "../diffusion/samplers/nfe.js";
 import { sample, seededNoise } from "../diffusion/samplers/sample.js";
 import type { SamplerSettings } from "../diffusion/samplers/types.js";
 import type { Prediction } from "../diffusion/parameterization.js";
@@ -38,7 +39,7 @@ export async function generate(req: GenerateRequest): Promise<Image[]> {
   const size = R * R * 3;
   const noise = seededNoise(req.seed, size);
   const first = req.firstIndex ?? 0;
-  const guided = req.model.conditioning !== "none" && req.guidance !== 1;
+  const guided = usesGuidance(req.model.conditioning, req.guidance);
   const images: Image[] = [];
   const total = req.conditions.length * req.sampler.steps;
   req.progress?.start("sampling", total);

@@ -5,7 +5,7 @@
  * Output folder (default RUN/samples/<sampler>-<steps>-seed<seed>[-k]/, never overwritten):
  *   sample-0000.png …   one PNG per sample, named by its global sample index
  *   grid.png            the first 64 samples (GRID_MAX), up to 8 per row
- *   samples.jsonl       one record per sample (SampleRecord)
+ *   samples.jsonl       one record per sample (SampleRecord), with the call's NFE and measured seconds per image
  *   manifest.json       format diffx-run/1, kind "sample": engine, seed, hashes of the above
  * When the folder is inside the run, the run's manifest.json lists the new files too.
  *
@@ -25,6 +25,7 @@ import { makeSchedule } from "../diffusion/schedule.js";
 import { RUN_FILES } from "../runs/folder.js";
 import { hashOutputs, newManifest, readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
 import { deviceRecord, type DeviceRequest } from "../export/cuda-provider.js";
+import { networkEvaluations, usesGuidance } from "../diffusion/samplers/nfe.js";
 import { generate } from "./generate.js";
 import { ENGINE_NAMES, openNetwork, type EngineInfo, type EngineName } from "./network.js";
 import { checkOutDir, claimOutDir, type ClaimedOutDir } from "./out-dir.js";
@@ -96,6 +97,10 @@ export interface SampleRecord {
   /** tfjs backend or onnxruntime execution provider. */
   backend: string;
   sha256: string;
+  /** Network evaluations per image (steps, doubled when guidance runs the unconditional pass). */
+  nfe: number;
+  /** This call's measured sampling wall time per image (the same on every line; varies with the machine). */
+  seconds_per_image: number;
 }
 
 export interface SampleRunResult {
@@ -113,6 +118,10 @@ export interface SampleRunResult {
   /** grid.png, or null when nothing was written. */
   grid: string | null;
   seconds: number;
+  /** Wall time of the sampling loop alone (network calls and sampler steps; loading, PNG writing and hashing not counted) per written image. */
+  seconds_per_image: number;
+  /** Network evaluations per image. */
+  nfe: number;
   /** Whether the run's manifest lists the new files (and why not). */
   runManifest: RecordResult;
 }
@@ -185,10 +194,13 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
   const records: SampleRecord[] = [];
   const images: Image[] = [];
   const schedule = makeSchedule(info.config.diffusion);
+  const nfe = networkEvaluations(settings, usesGuidance(model.conditioning, settings.guidance ?? 1));
+  let sampling = 0; // seconds inside generate()
   const started = performance.now();
   progress.start("sampling", n * settings.steps);
   try {
     for (let b = 0; b < n && !o.signal?.aborted; b += settings.batch_size) {
+      const batchStarted = performance.now();
       const batch = await generate({
         session,
         model,
@@ -203,11 +215,12 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
         batchSize: settings.batch_size,
         progress: offsetProgress(progress, b * settings.steps),
       });
+      sampling += (performance.now() - batchStarted) / 1000;
       batch.forEach((img, k) => {
         const index = b + k;
         const file = sampleFileName(index, n);
         writePng(path.join(outDir, file), img);
-        records.push(sampleRecord(file, index, resolved.labels[index] ?? {}, settings, engine, step, sha256File(path.join(outDir, file))));
+        records.push(sampleRecord(file, index, resolved.labels[index] ?? {}, settings, engine, step, sha256File(path.join(outDir, file)), nfe));
       });
       images.push(...batch.slice(0, Math.max(0, GRID_MAX - images.length))); // only the grid's images stay in memory
     }
@@ -215,7 +228,7 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
     progress.stop();
     session.dispose();
     try {
-      finish(outDir, manifest, records, images, "failed");
+      finish(outDir, manifest, withTiming(records, sampling), images, "failed");
     } catch {
       // the original error is the one to report (e.g. a full disk fails both)
     }
@@ -226,9 +239,10 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
   session.dispose();
   const seconds = (performance.now() - started) / 1000;
   const interrupted = records.length < n;
+  const timed = withTiming(records, sampling);
   let grid: string | null;
   try {
-    grid = finish(outDir, manifest, records, images, interrupted ? "interrupted" : "finished");
+    grid = finish(outDir, manifest, timed, images, interrupted ? "interrupted" : "finished");
   } finally {
     claimed.release();
   }
@@ -243,11 +257,18 @@ export async function sampleRun(o: SampleRunOptions): Promise<SampleRunResult> {
     conditions: resolved.source,
     engine,
     step,
-    records,
+    records: timed,
     grid,
     seconds,
+    seconds_per_image: timed.length ? sampling / timed.length : 0,
+    nfe,
     runManifest,
   };
+}
+
+/** The records with the call's sampling seconds per image (`seconds` over all of them). */
+function withTiming(records: SampleRecord[], seconds: number): SampleRecord[] {
+  return records.map((r) => ({ ...r, seconds_per_image: seconds / records.length }));
 }
 
 /** Writes grid.png, samples.jsonl and the folder's manifest; returns the grid's path (null if no images). */
@@ -282,7 +303,7 @@ function sampleManifest(info: RunInfo, s: SampleSettings, engine: EngineInfo, st
   return m;
 }
 
-function sampleRecord(file: string, index: number, label: ResolvedConditions["labels"][number], s: SampleSettings, engine: EngineInfo, step: number, hash: string): SampleRecord {
+function sampleRecord(file: string, index: number, label: ResolvedConditions["labels"][number], s: SampleSettings, engine: EngineInfo, step: number, hash: string, nfe: number): SampleRecord {
   return {
     file,
     index,
@@ -298,6 +319,8 @@ function sampleRecord(file: string, index: number, label: ResolvedConditions["la
     engine: s.engine,
     backend: engine.backend,
     sha256: hash,
+    nfe,
+    seconds_per_image: 0, // set for the whole call when it ends (withTiming)
   };
 }
 

@@ -15,6 +15,8 @@ export interface MetricsRecord {
   steps_per_s: number;
   /** The VLB/KL term L_t in bits/dim on the fixed batch (every eval_every steps). */
   kl_bpd?: number;
+  /** The perceptual loss on the same batch (perceptual.ts; every eval_every steps). */
+  perceptual?: number;
 }
 
 /** Fields that depend on wall-clock time and so are left out of reproducibility hashes. */

@@ -41,6 +41,7 @@ import { checkInitCompatible, initTokenizer, loadInitSource } from "./init.js";
 import { checkResumable } from "./resume-check.js";
 import { tfjsWasmHeapRefusal } from "./wasm-heap.js";
 import { subset, type TrainingSet } from "./training-set.js";
+import { perceptualTimesteps } from "./perceptual.js";
 
 export interface TrainRunOptions {
   /** A config file (new run) … */
@@ -419,15 +420,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
 }
 
-/** plots/loss.svg (+ .png) and samples/grid.png from the EMA weights. */
+/** plots/loss.svg (+ .png: loss, KL term and perceptual loss) and samples/grid.png from the EMA weights. */
 async function finishRun(runDir: string, config: Config, ema: ParamMap, lora: LoraPlan | null, tokenizer: Tokenizer | null, data: TrainingSet, progress: ProgressSink): Promise<void> {
   const metrics = readMetrics(runDir);
   const svg = lineChartSvg(
     [
       { name: "loss", points: metrics.map((m) => [m.step, m.loss]) },
       { name: "KL L_t (bits/dim)", points: metrics.filter((m) => m.kl_bpd !== undefined).map((m) => [m.step, m.kl_bpd as number]) },
+      { name: `perceptual (domain features, x̂₀ vs x₀ at t = ${perceptualTimesteps(config.diffusion.timesteps).join(", ")})`, points: metrics.filter((m) => m.perceptual !== undefined).map((m) => [m.step, m.perceptual as number]) },
     ],
-    { title: `${config.name}: training loss and VLB term`, xLabel: "step", yLabel: "value", logY: true },
+    { title: `${config.name}: training loss, VLB term and perceptual loss`, xLabel: "step", yLabel: "value", logY: true },
   );
   writeFileAtomic(path.join(runDir, "plots", "loss.svg"), svg);
   try {

@@ -12,7 +12,7 @@
  * (`engine.gradients`): onnxruntime-node (onnx-gradients.ts; the default, on the CPU or CUDA as
  * engine.device chose) or tfjs (`tf.variableGrads`, when asked for). The tfjs variables only
  * mirror the host parameters, refreshed when tfjs needs them: before every tfjs gradient step
- * and before the VLB evaluation.
+ * and before the logging evaluations (VLB term and perceptual loss, every `eval_every` steps).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -43,6 +43,8 @@ import { writeCheckpoint, CHECKPOINT_FORMAT, type Checkpoint } from "./checkpoin
 import type { TrainingSet } from "./training-set.js";
 import { MetricsLog, type MetricsRecord } from "./metrics-log.js";
 import { divergedMessage } from "./diverged.js";
+import { PerceptualProbe, perceptualNoise } from "./perceptual.js";
+import { DomainExtractor } from "../metrics/domain/domain-extractor.js";
 
 /** Averages a flat buffer across workers in place (identity for a single worker). */
 export interface GradientReducer {
@@ -57,7 +59,7 @@ export interface LoopOptions {
   runDir: string;
   config: Config;
   data: TrainingSet;
-  /** Pairs held out for the VLB/KL logging batch (defaults to the first training pairs). */
+  /** Pairs held out for the logging batch of the VLB/KL term and the perceptual loss (defaults to the first training pairs). */
   heldOut?: TrainingSet;
   tokenizer: Tokenizer | null;
   resumeFrom: Checkpoint | null;
@@ -178,6 +180,10 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   const vlbIn = stepInputs(vlbSet, model, o.tokenizer, config.seed, -1, vlbRows, vlbRows, schedule.T, 0, false);
   const vlbT = Array.from({ length: vlbCount }, (_, k) => Math.floor(((k + 0.5) * schedule.T) / vlbCount));
   const vlbNoise = new Rng(config.seed, "vlb").normals(vlbCount * R * R * 3);
+  // the perceptual loss on the same pairs (perceptual.ts): the domain extractor is loaded before
+  // the first step, so its weights count among the tensors the leak check starts from
+  const domain = log ? await DomainExtractor.load() : null;
+  const perceptual = domain ? new PerceptualProbe((images) => domain.featureRows(images), vlbIn.x0, perceptualNoise(config.seed, vlbCount, R * R * 3), vlbCount, R, schedule, config.diffusion.prediction) : null;
 
   // the step the newest checkpoint on disk holds (a resumed run starts from one)
   let savedStep = o.resumeFrom ? step : -1;
@@ -289,14 +295,17 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
         const rec: MetricsRecord = { step, loss, lr, grad_norm: gnorm, steps_per_s: rate };
         if (step % cfg.eval_every === 0 || step === cfg.steps) {
           syncMirror();
+          // the network on the logging batch, conditioned; t.length rows: the batch, or several copies of it (level-major)
           const denoise = async (x: Float32Array, t: Float32Array): Promise<Float32Array> => {
+            const n = t.length;
+            const copies = n / vlbCount;
             const out = tf.tidy(() =>
               forward(ops, model, {
-                x: tf.tensor(x, [vlbCount, R, R, 3]),
-                t: tf.tensor(t, [vlbCount]),
-                cond: tf.ones([vlbCount]),
-                tokens: vlbIn.tokens ? tf.tensor(vlbIn.tokens, [vlbCount, model.max_tokens], "int32") : undefined,
-                sketch: vlbIn.sketch ? tf.tensor(vlbIn.sketch, [vlbCount, R, R, 1]) : undefined,
+                x: tf.tensor(x, [n, R, R, 3]),
+                t: tf.tensor(t, [n]),
+                cond: tf.ones([n]),
+                tokens: vlbIn.tokens ? tf.tile(tf.tensor(vlbIn.tokens, [vlbCount, model.max_tokens], "int32"), [copies, 1]) : undefined,
+                sketch: vlbIn.sketch ? tf.tile(tf.tensor(vlbIn.sketch, [vlbCount, R, R, 1]), [copies, 1, 1, 1]) : undefined,
               }),
             );
             const d = (await out.data()) as Float32Array;
@@ -305,6 +314,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
           };
           const v = await vlbOnBatch(denoise, vlbIn.x0, vlbNoise, vlbT, schedule, config.diffusion.prediction);
           rec.kl_bpd = v.mean;
+          if (perceptual) rec.perceptual = (await perceptual.measure(denoise)).mean;
         }
         log.append(rec);
       }
@@ -319,6 +329,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
     o.progress.stop();
     log?.close();
     await onnxGrads?.release();
+    await domain?.release();
     disposeTensors(vars);
     if (frozen) disposeTensors(frozen);
   }

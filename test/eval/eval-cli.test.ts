@@ -75,6 +75,35 @@ test("eval ci-tiny --folds 3 writes report.json/md/html with every fold × varia
   assert.ok(report.caveats.some((c) => c.startsWith("Small samples")));
   assert.equal(report.training.length, 3);
   for (const t of report.training) assert.equal(t.loss.length, 8, "one loss point per logged step");
+  // the perceptual loss beside the KL term, every eval_every (4) steps, as the training logged it
+  for (const t of report.training) {
+    const logged = fs.readFileSync(path.join(first, "eval", t.run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number; perceptual?: number });
+    assert.deepEqual(t.perceptual, logged.filter((m) => m.perceptual !== undefined).map((m) => [m.step, m.perceptual]));
+    assert.deepEqual(t.perceptual?.map(([step]) => step), [4, 8]);
+  }
+  // what an image cost: NFE = 2 × steps (guidance 2 on a text model), measured time per cell, its mean ± sd over folds per variant
+  for (const v of report.variants) {
+    const cells = report.cells.filter((c) => c.variant === v.name);
+    assert.deepEqual(cells.map((c) => c.cost?.nfe), [2 * v.steps, 2 * v.steps, 2 * v.steps], v.name);
+    const s = cells.map((c) => c.cost?.seconds_per_image ?? NaN);
+    for (const c of cells) {
+      assert.ok(c.cost && c.cost.seconds > 0 && c.cost.images === 4, `${c.fold}/${c.variant} timed`);
+      relClose(c.cost.seconds_per_image, c.cost.seconds / 4, 1e-12, "s/image = seconds / images");
+    }
+    const mean = s.reduce((a, b) => a + b, 0) / 3;
+    const sd = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
+    assert.equal(v.cost?.nfe, 2 * v.steps);
+    relClose(v.cost?.seconds_per_image ?? NaN, mean, 1e-12, `${v.name} s/image`);
+    relClose(v.cost?.seconds_per_image_sd ?? NaN, sd, 1e-9, `${v.name} s/image sd`);
+    relClose(v.cost?.images_per_s ?? NaN, 1 / mean, 1e-12, `${v.name} images/s`);
+    assert.match(v.cost?.engine ?? "", /^tfjs\/wasm, 1 thread, .+ \(\d+ cores\)$/);
+    // trainable and total parameters: the fold trainings' manifests, lowest and highest over folds
+    const counts = [0, 1, 2].map((f) => (JSON.parse(fs.readFileSync(path.join(first, "eval", `fold-${f}`, "train", "manifest.json"), "utf8")) as { parameters: { trainable: number; total: number } }).parameters);
+    assert.deepEqual(v.parameters?.total, [Math.min(...counts.map((c) => c.total)), Math.max(...counts.map((c) => c.total))]);
+    assert.deepEqual(v.parameters?.trainable, v.parameters?.total, "no adapter: every parameter is trained");
+  }
+  assert.ok(report.caveats.some((c) => c.startsWith("Cost: NFE is the number of network evaluations per image")));
+  assert.match(r.stdout, /NFE \/ image\s+s \/ image \(measured\)\s+images \/ s/);
   for (const f of ["report.md", "report.html", "comparison.png", "fid.csv", "kid.csv", "folds.json"]) assert.ok(fs.existsSync(path.join(first, "eval", f)), f);
   const manifest = JSON.parse(fs.readFileSync(path.join(first, "manifest.json"), "utf8")) as { kind: string; status: string; outputs: Record<string, string> };
   assert.equal(manifest.kind, "eval");
@@ -154,7 +183,11 @@ test("report.md and report.html are rendered from report.json; the HTML is self-
   // comparison matrix: one row per shown held-out pair × (real + 2 variants)
   assert.equal(srcs.length, report.comparison.rows.length * 3);
   assert.ok(srcs.every((s) => s.startsWith("data:image/png;base64,")));
-  assert.equal((html.match(/<svg /g) ?? []).length, 4, "FID, KID, loss and KL plots");
+  assert.equal((html.match(/<svg /g) ?? []).length, 7, "FID and KID per fold and against cost; loss, KL and perceptual loss");
+  for (const f of fs.readdirSync(path.join(first, "eval", "plots"))) {
+    assert.ok(html.includes(fs.readFileSync(path.join(first, "eval", "plots", f), "utf8")), `plots/${f} shown in the HTML`);
+    assert.ok(md.includes(`](plots/${f})`), `plots/${f} linked from report.md`);
+  }
   for (const c of report.cells) assert.ok(html.includes(`<td>${c.variant}</td>`));
 });
 

@@ -11,6 +11,14 @@ const FID: Record<string, number[]> = { "dpmpp-20": [41.5, 38.25, 44.0], "ddim-4
 /** Real-vs-real floor FID per fold. */
 export const FLOOR_FID = [30.5, 28.75, 33.25];
 const KID: Record<string, number[]> = { "dpmpp-20": [0.021, 0.018, 0.025], "ddim-4": [0.034, 0.029, 0.041] };
+/** Measured seconds per image per fold, NFE per image (guided: 2 × steps), and their summary worked by hand. */
+const SECONDS: Record<string, number[]> = { "dpmpp-20": [0.5, 0.55, 0.6], "ddim-4": [0.1, 0.12, 0.11] };
+const NFE: Record<string, number> = { "dpmpp-20": 40, "ddim-4": 8 };
+const SECONDS_MEAN_SD: Record<string, [number, number]> = { "dpmpp-20": [0.55, 0.05], "ddim-4": [0.11, 0.01] };
+const ENGINE = { name: "onnx", backend: "cpu", threads: 2, host: "Test CPU (2 cores)" };
+/** A LoRA-like training: the vocabulary (and so the total) differs a little between folds. */
+const TOTAL = [1_377_251, 1_377_315, 1_377_283];
+const TRAINABLE = 4096;
 
 /** An 8×8 image: a coloured square on a grey background (colour from `seed`). */
 function swatch(seed: number): Image {
@@ -61,6 +69,15 @@ export function fixtureReport(evalDir: string): EvalReport {
         },
         sketch_fidelity: null,
         warnings: [],
+        cost: {
+          nfe: NFE[v],
+          images: 12,
+          seconds: SECONDS[v][fold] * 12,
+          seconds_per_image: SECONDS[v][fold],
+          images_per_s: 1 / SECONDS[v][fold],
+          engine: ENGINE,
+          concurrent_trainings: 0,
+        },
       });
     }
   }
@@ -100,10 +117,13 @@ export function fixtureReport(evalDir: string): EvalReport {
     },
     extractor: { spec: "domain", name: "domain", dims: 128, description: "test features" },
     images: { dataset_image_size: 32, real: "held-out pairs at 8 px", generated: "8 px" },
-    sampling: { samples_per_fold: 12, seed_rule: "per fold", conditions: "cycling" },
+    sampling: { samples_per_fold: 12, seed_rule: "per fold", conditions: "cycling", cost_rule: "measured" },
     kid: { subsets: 100, subset_size: 1000, seed_rule: "per fold" },
     bootstrap: { resamples: 200, level: 0.95, seed_rule: "per fold", unit: "held-out pair", method: "BCa" },
-    variants: variants.map((name) => ({ name, sampler: name.startsWith("ddim") ? "ddim" : "dpmpp", steps: name.endsWith("4") ? 4 : 20, guidance: 2, eta: 0, clip_x0: 1, ema: true, engine: "tfjs", training: "train", overrides: {}, model_resolution: 8 })),
+    variants: variants.map((name) => ({ name, sampler: name.startsWith("ddim") ? "ddim" : "dpmpp", steps: name.endsWith("4") ? 4 : 20, guidance: 2, eta: 0, clip_x0: 1, ema: true, engine: "tfjs", training: "train", overrides: {}, model_resolution: 8,
+      cost: { nfe: NFE[name], seconds_per_image: SECONDS_MEAN_SD[name][0], seconds_per_image_sd: SECONDS_MEAN_SD[name][1], images_per_s: 1 / SECONDS_MEAN_SD[name][0], engine: "onnx/cpu, 2 threads, Test CPU (2 cores)", concurrent_trainings: 0 },
+      parameters: { trainable: [TRAINABLE, TRAINABLE] as [number, number], total: [Math.min(...TOTAL), Math.max(...TOTAL)] as [number, number], ratio: [TRAINABLE / Math.max(...TOTAL), TRAINABLE / Math.min(...TOTAL)] as [number, number], adapter: "LoRA rank 4, α 4 on 12 layers (attn.q, attn.v)" },
+    })),
     cells,
     stats: { fid, kid, summaries },
     training: [0, 1, 2].map((fold) => ({
@@ -114,14 +134,17 @@ export function fixtureReport(evalDir: string): EvalReport {
       final_loss: 0.1 + fold * 0.01,
       loss: Array.from({ length: 60 }, (_, i): [number, number] => [i * 10, 1 / (1 + i * 0.1) + fold * 0.02]),
       kl: Array.from({ length: 6 }, (_, i): [number, number] => [i * 100, 2 / (1 + i) + fold * 0.05]),
+      perceptual: Array.from({ length: 6 }, (_, i): [number, number] => [i * 100, 12 - i + fold * 0.5]),
+      parameters: { trainable: TRAINABLE, total: TOTAL[fold], ratio: TRAINABLE / TOTAL[fold] },
       reused: fold === 0,
     })),
+    curves: { kl: "the VLB term", perceptual: "feature distance of x̂₀ and x₀" },
     comparison: { rows: comparisonRows, grid: null },
     caveats: ["Small samples: a caveat with <angle brackets> & ampersands."],
     summary: {
       experiment: "fixture",
       folds: 3,
-      variants: variants.map((v) => ({ name: v, fid: ms(summaries.fid[v]), kid: ms(summaries.kid[v]), text_control: ms(summaries.text_control[v]), sketch_f1: null })),
+      variants: variants.map((v) => ({ name: v, fid: ms(summaries.fid[v]), kid: ms(summaries.kid[v]), text_control: ms(summaries.text_control[v]), sketch_f1: null, cost: { nfe: NFE[v], seconds_per_image: SECONDS_MEAN_SD[v][0], images_per_s: 1 / SECONDS_MEAN_SD[v][0] } })),
       fid_rm_anova: { F: fid.rm_anova.F, df1: fid.rm_anova.df1, df2: fid.rm_anova.df2, p: fid.rm_anova.p, p_gg: fid.rm_anova.p_gg },
       kid_rm_anova: { F: kid.rm_anova.F, df1: kid.rm_anova.df1, df2: kid.rm_anova.df2, p: kid.rm_anova.p, p_gg: kid.rm_anova.p_gg },
       best_fid: "dpmpp-20",

@@ -18,6 +18,13 @@ test("writeEvalReport: report.json is the source; md and html show its numbers; 
   const md = fs.readFileSync(files.md, "utf8");
   assert.ok(md.includes("| 0 | dpmpp-20 | 41.5 | [36.5, 47.5] | 30.5 (12 vs 12) | 0.021 |"), "per-fold row with the fold's real-vs-real floor beside FID");
   assert.ok(md.includes("| dpmpp-20 | 41.25 ± 2.883 |"), "summary: mean ± sd of 41.5, 38.25, 44");
+  // cost and parameters in the summary: NFE, s/image ± sd over folds, images/s (1 / 0.55), trainable / total (range over folds), share
+  assert.ok(md.includes("| NFE / image | s / image (measured) | images / s | trainable / total params | trainable share |"), md);
+  assert.ok(md.includes("| 40 | 0.55 ± 0.05 | 1.82 | 4 096 / 1 377 251–1 377 315 | 0.297 % |"), md);
+  assert.ok(md.includes("| 8 | 0.11 ± 0.01 | 9.09 | 4 096 / 1 377 251–1 377 315 | 0.297 % |"), md);
+  assert.ok(md.includes("onnx/cpu, 2 threads, Test CPU (2 cores)"), "the variants table names what timed the cells");
+  assert.ok(md.includes("LoRA rank 4, α 4 on 12 layers"), md);
+  assert.ok(md.includes("| 0 | fold-0/train | dpmpp-20, ddim-4 | 600 | 4 096 / 1 377 251 | 0.1 | 0.3333 | 7 | reused |"), "training row: parameters, last KL and last perceptual");
   assert.ok(md.includes("| real vs real (floor) | 30.83 ± 2.268 |"), "summary: the floor's mean ± sd");
   assert.ok(md.includes("Lowest mean FID: dpmpp-20"));
   // two variants: the exact paired tests lead, then the paired t (= RM ANOVA), no one-way ANOVA
@@ -45,7 +52,18 @@ test("writeEvalReport: report.json is the source; md and html show its numbers; 
   // the 8-px tiles are enlarged to 64 px by pixel repetition
   const tile = Buffer.from(imgs[0][1], "base64");
   assert.equal(tile.readUInt32BE(16), 64);
-  assert.equal((html.match(/<svg /g) ?? []).length, 4);
+  // per-fold FID and KID, FID and KID against cost, training loss, KL and perceptual loss: each
+  // written to plots/ and the same drawing shown in the HTML
+  const plots = ["fid-per-fold", "kid-per-fold", "cost-fid", "cost-kid", "training-loss", "training-kl", "training-perceptual"];
+  assert.deepEqual(fs.readdirSync(path.join(dir, "plots")).sort(), plots.map((p) => `${p}.svg`).sort());
+  for (const p of plots) assert.ok(html.includes(fs.readFileSync(path.join(dir, "plots", `${p}.svg`), "utf8")), `${p}.svg shown in report.html`);
+  assert.equal((html.match(/<svg /g) ?? []).length, plots.length);
+  for (const p of plots) assert.ok(md.includes(`](plots/${p}.svg)`), `report.md links plots/${p}.svg`);
+  // the cost plots: one labelled point per variant with its NFE
+  const costFid = fs.readFileSync(path.join(dir, "plots", "cost-fid.svg"), "utf8");
+  assert.ok(costFid.includes("dpmpp-20 (40 NFE)") && costFid.includes("ddim-4 (8 NFE)"));
+  assert.equal((costFid.match(/<circle /g) ?? []).length, 2);
+  assert.ok(html.includes("perceptual loss on held-out pairs"));
   // per-fold charts: a dashed floor line and interval whiskers for each variant
   assert.equal((html.match(/stroke-dasharray/g) ?? []).length, 2, "the floor in the FID and the KID chart");
   assert.ok(html.includes("real vs real floor") && html.includes("(BCa 95 % CI)"));

@@ -1,10 +1,10 @@
 #!/bin/sh
 # Screenshot an eval report in headless Chromium (Debian's chromium package), to check by eye
-# that its images and plots are visible:
+# that its images and plots are visible (a plot file, eval/plots/*.svg, works too):
 #   test/report/screenshot.sh runs/<run>/eval/report.html [out.png] [width,height]
 set -eu
 html=${1:?usage: screenshot.sh REPORT.html [OUT.png] [WIDTH,HEIGHT]}
-out=${2:-${html%.html}.png}
+out=${2:-${html%.*}.png}
 size=${3:-1200,3000}
 chromium=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "screenshot.sh: $chromium not found (apt-get install chromium)" >&2; exit 2; }

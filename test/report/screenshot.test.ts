@@ -2,7 +2,9 @@
  * report.html opens in headless Chromium (when /usr/bin/chromium exists; skipped otherwise) and
  * its images and plots render: the screenshot is taken with test/report/screenshot.sh and
  * checked for the matrix tiles' colours, the plots' line colours and the dashed grey floor line. The screenshot is kept at
- * $DIFFX_SCREENSHOT when that is set, to look at by eye.
+ * $DIFFX_SCREENSHOT when that is set, to look at by eye. The quality-against-cost plot file
+ * (plots/cost-fid.svg, the drawing report.html shows) is screenshot on its own: each variant's
+ * marker sits where its seconds per image and FID put it.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -29,7 +31,7 @@ test("report.html renders in headless Chromium with its images and plots", { ski
   const dir = tempDir("diffx-shot-");
   const files = writeEvalReport(dir, fixtureReport(dir));
   const out = process.env.DIFFX_SCREENSHOT ?? path.join(dir, "shot.png");
-  const r = spawnSync("sh", [path.join(ROOT, "test", "report", "screenshot.sh"), files.html, out, "1200,3600"], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("sh", [path.join(ROOT, "test", "report", "screenshot.sh"), files.html, out, "1200,4800"], { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const shot = readPng(out, 3);
   assert.equal(shot.width, 1200);
@@ -42,4 +44,32 @@ test("report.html renders in headless Chromium with its images and plots", { ski
   assert.ok(countColour(shot, [0xd6, 0x27, 0x28], 30) > 200, "red plot lines visible");
   // the real-vs-real floor: the grey (#777) dashed line in the FID and KID charts
   assert.ok(countColour(shot, [0x77, 0x77, 0x77], 20) > 100, "grey floor line visible");
+});
+
+/** Mean x and y of the pixels of one colour. */
+function centroid(img: Image, rgb: [number, number, number], tol = 30): { x: number; y: number; n: number } {
+  let x = 0, y = 0, n = 0;
+  for (let i = 0; i < img.width * img.height; i++) {
+    if (Math.max(...rgb.map((c, k) => Math.abs(img.data[i * 3 + k] - c))) > tol) continue;
+    x += i % img.width;
+    y += Math.floor(i / img.width);
+    n++;
+  }
+  return { x: x / n, y: y / n, n };
+}
+
+test("the quality-against-cost plot file renders each variant where its cost and FID put it", { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} not installed` }, () => {
+  const dir = tempDir("diffx-shot-cost-");
+  writeEvalReport(dir, fixtureReport(dir));
+  const svg = path.join(dir, "plots", "cost-fid.svg");
+  const out = path.join(dir, "cost.png");
+  const r = spawnSync("sh", [path.join(ROOT, "test", "report", "screenshot.sh"), svg, out, "560,300"], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const shot = readPng(out, 3);
+  // dpmpp-20 (blue, the first variant): 0.55 s/image, FID 41.25; ddim-4 (red): 0.11 s/image, FID 54.4
+  const slow = centroid(shot, [0x1f, 0x77, 0xb4]);
+  const fast = centroid(shot, [0xd6, 0x27, 0x28]);
+  assert.ok(slow.n > 60 && fast.n > 60, `both markers drawn (${slow.n}, ${fast.n} px)`);
+  assert.ok(slow.x > fast.x + 200, `the slower variant to the right (${slow.x.toFixed(0)} vs ${fast.x.toFixed(0)})`);
+  assert.ok(slow.y > fast.y + 40, `the lower FID further down (${slow.y.toFixed(0)} vs ${fast.y.toFixed(0)})`);
 });

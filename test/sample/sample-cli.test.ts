@@ -37,6 +37,8 @@ interface Rec {
   eta: number;
   engine: string;
   sha256: string;
+  nfe: number;
+  seconds_per_image: number;
 }
 
 function cli(args: string[]): CliResult {
@@ -75,6 +77,7 @@ test("sample i is the same PNG whatever --n and --batch-size; files, grid and sa
   assert.match(r3.stdout, /wrote 3 samples to /);
   assert.match(r3.stdout, /sampler: ddim, 4 steps, eta 0, guidance 2, seed 42, batch 2/);
   assert.match(r3.stdout, /engine: tfjs /);
+  assert.match(r3.stdout, /sampling \d[\d.e-]* s per image \(8 network evaluations each, measured on this machine\), [\d.]+ images\/s/);
 
   assert.deepEqual(bytes(path.join(one, "sample-0000.png")), bytes(path.join(three, "sample-0000.png")));
   const img = readPng(path.join(three, "sample-0000.png"));
@@ -91,6 +94,9 @@ test("sample i is the same PNG whatever --n and --batch-size; files, grid and sa
     ],
   );
   for (const r of recs) assert.equal(r.sha256, sha256File(path.join(three, r.file)));
+  // the call's cost on every line: 4 DDIM steps × 2 (guidance 2 runs the unconditional pass), and the measured time per image
+  assert.deepEqual(recs.map((r) => r.nfe), [8, 8, 8]);
+  assert.ok(recs[0].seconds_per_image > 0 && recs.every((r) => r.seconds_per_image === recs[0].seconds_per_image), "one measured time per call");
   const grid = readPng(path.join(three, "grid.png"));
   assert.equal(grid.width, 3 * 8 + 4 * 2, "3 columns, 2-px gaps and border");
   const m = JSON.parse(fs.readFileSync(path.join(three, "manifest.json"), "utf8")) as { kind: string; status: string; outputs: Record<string, string> };
@@ -127,7 +133,10 @@ test("DDIM η = 0 is deterministic across invocations; the default folder is nev
   assert.equal(ja.out, path.join(TEXT, "samples", "ddim-3-seed42"));
   assert.equal(jb.out, path.join(TEXT, "samples", "ddim-3-seed42-2"));
   assert.deepEqual(ja.files, ["sample-0000.png", "sample-0001.png"]);
-  for (const f of [...ja.files, "grid.png", "samples.jsonl"]) assert.deepEqual(bytes(path.join(jb.out, f)), bytes(path.join(ja.out, f)), f);
+  for (const f of [...ja.files, "grid.png"]) assert.deepEqual(bytes(path.join(jb.out, f)), bytes(path.join(ja.out, f)), f);
+  // samples.jsonl: the same records apart from the measured time, which differs from call to call
+  const untimed = (dir: string) => records(dir).map(({ seconds_per_image: _measured, ...r }) => r);
+  assert.deepEqual(untimed(jb.out), untimed(ja.out));
   const run = JSON.parse(fs.readFileSync(path.join(TEXT, "manifest.json"), "utf8")) as { outputs: Record<string, string> };
   for (const dir of ["ddim-3-seed42", "ddim-3-seed42-2"]) {
     const rel = `samples/${dir}/sample-0001.png`;

@@ -155,6 +155,26 @@ test("whole files in exact mode: different bytes give one row with both hashes; 
   assert.deepEqual(rows(l), []);
 });
 
+test("JSON in exact mode: a cell.json differing only in its measured sampling cost matches; its NFE and its scores are compared", () => {
+  const dir = tempDir();
+  const cell = (fid: number, nfe: number, seconds: number, threads: number): string => {
+    const file = path.join(dir, `cell-${fid}-${nfe}-${seconds}-${threads}.json`);
+    const engine = { name: "onnx", backend: "cpu", threads, host: "A CPU (2 cores)" };
+    fs.writeFileSync(file, JSON.stringify({ format: "diffx-eval-cell/3", scores: { fid, cost: { nfe, images: 4, seconds: 4 * seconds, seconds_per_image: seconds, images_per_s: 1 / seconds, engine, concurrent_trainings: 0 } } }));
+    return file;
+  };
+  const ctx = { comparison: "exact" as const, rtol: 1e-3, timingFields: ["steps_per_s"] };
+  let l = new MismatchList("eval");
+  compareOutputFile("eval/fold-0/ddim-4/cell.json", cell(12.5, 8, 0.25, 2), cell(12.5, 8, 0.31, 4), ctx, l);
+  assert.deepEqual(rows(l), [], "times, rates and the engine that measured them are left out");
+  l = new MismatchList("eval");
+  compareOutputFile("eval/fold-0/ddim-4/cell.json", cell(12.5, 8, 0.25, 2), cell(12.5000001, 16, 0.25, 2), ctx, l);
+  assert.deepEqual(rows(l), [
+    ["eval/fold-0/ddim-4/cell.json", "scores.cost.nfe", "8", "16"],
+    ["eval/fold-0/ddim-4/cell.json", "scores.fid", "12.5", "12.5000001"],
+  ]);
+});
+
 test("at most ROWS_PER_FILE rows are listed per file, then one '… and N more' row", () => {
   const l = new MismatchList("train");
   for (let i = 0; i < ROWS_PER_FILE + 5; i++) l.add("metrics.jsonl", `step ${i}`, "1", "2");

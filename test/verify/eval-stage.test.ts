@@ -113,6 +113,24 @@ test("eval: one number off by 1e-7 relative fails on a deterministic backend, na
   );
 });
 
+test("eval: measured sampling times differ between a run and its re-run and are not compared; the NFE is", async () => {
+  const cost = (nfe: number, seconds: number) => ({ nfe, seconds_per_image: seconds, seconds_per_image_sd: seconds / 10, images_per_s: 1 / seconds, engine: `onnx/cpu, ${seconds > 1 ? 4 : 2} threads, A CPU`, concurrent_trainings: seconds > 1 ? 1 : 0 });
+  const withCost = (nfe: number, seconds: number) => report(12.5, { variants: [{ name: "ddim-4", steps: 4, cost: cost(nfe, seconds) }], summary: { variants: [{ name: "ddim-4", cost: { nfe, seconds_per_image: seconds, images_per_s: 1 / seconds } }] } });
+  const dir = path.join(tempDir(), "eval-run");
+  writeEvalFolder(dir, withCost(8, 0.25), csv(12.5));
+  let out = await verifyRun({ run: dir, stage: "eval", progress: silentProgress, runners: runners(RECORDED, withCost(8, 1.75)) });
+  assert.equal(out.ok, true, JSON.stringify(out.mismatches));
+  assert.equal(out.checks[1].comparison, "exact");
+  out = await verifyRun({ run: dir, stage: "eval", progress: silentProgress, runners: runners(RECORDED, withCost(16, 0.25)) });
+  assert.deepEqual(
+    out.mismatches.map((m) => [m.file, m.where, m.expected, m.got]),
+    [
+      ["eval/report.json", "summary.variants[0].cost.nfe", "8", "16"],
+      ["eval/report.json", "variants[0].cost.nfe", "8", "16"],
+    ],
+  );
+});
+
 test("eval on a GPU backend: numbers within verify.rtol (1e-3) pass, beyond it fail", async () => {
   const gpu: BackendInfo = { name: "tensorflow", version: "4.22.0", threads: 2, workers: 1 };
   const run = evalRun();

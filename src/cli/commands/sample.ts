@@ -89,7 +89,6 @@ export function registerSample(program: Command): void {
 
 function humanSummary(r: SampleRunResult): string {
   const s = r.settings;
-  const rate = r.seconds > 0 ? r.written / r.seconds : 0;
   const engine =
     r.engine.engine === "tfjs"
       ? `tfjs ${r.engine.backend} (${r.engine.threads} thread${r.engine.threads === 1 ? "" : "s"})`
@@ -100,7 +99,7 @@ function humanSummary(r: SampleRunResult): string {
     `weights: ${s.ema ? "EMA" : "raw"}, checkpoint step ${r.step}`,
     `sampler: ${s.sampler}, ${s.steps} steps${s.sampler === "ddim" ? `, eta ${s.eta}` : ""}${s.guidance === null ? "" : `, guidance ${s.guidance}`}, seed ${s.seed}, batch ${s.batch_size}`,
     `engine: ${engine}`,
-    `time: ${r.seconds.toFixed(2)} s (${rate.toFixed(2)} images/s)`,
+    `time: ${r.seconds.toFixed(2)} s; sampling ${r.seconds_per_image.toPrecision(3)} s per image (${r.nfe} network evaluations each, measured on this machine)${r.seconds_per_image > 0 ? `, ${(1 / r.seconds_per_image).toPrecision(3)} images/s` : ""}`,
   ];
   return lines.join("\n");
 }
@@ -119,6 +118,8 @@ function jsonSummary(r: SampleRunResult): unknown {
     files: r.records.map((x) => x.file),
     grid: r.grid,
     seconds: r.seconds,
+    seconds_per_image: r.seconds_per_image,
+    nfe: r.nfe,
     run_manifest_updated: r.runManifest.recorded,
   };
 }

@@ -8,3 +8,4 @@ export { DdimSampler } from "./ddim.js";
 export { DpmSolverPP2MSampler } from "./dpmpp.js";
 export { guide, guidedDenoiser } from "./guidance.js";
 export { sample, seededNoise, type NoiseSource, type SampleRequest } from "./sample.js";
+export { networkEvaluations, usesGuidance } from "./nfe.js";
