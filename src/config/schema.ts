@@ -125,7 +125,7 @@ export const engineSchema = z
 
 export const sampleSchema = z
   .strictObject({
-    sampler: z.enum(["ddim", "ddpm", "dpmpp"]).default("dpmpp").describe("sampler"),
+    sampler: z.enum(["ddim", "ddpm", "dpmpp"]).default("ddpm").describe("sampler (ddpm, the default, draws the cleanest pictures from the models diffx trains: README, \"Limits of the shipped bases\")"),
     steps: posInt().default(25).describe("denoising steps"),
     guidance: z.number().nonnegative().default(3.0).describe("classifier-free guidance scale w (1 = no guidance)"),
     eta: z.number().nonnegative().default(0).describe("DDIM η (0 = deterministic)"),
