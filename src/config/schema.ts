@@ -185,6 +185,22 @@ export const verifySchema = z
   })
   .describe("reproducibility checks");
 
+/** Slurm's time limit forms: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+const SLURM_TIME = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(:\d{1,2}){0,2})$/;
+
+export const launcherSchema = z
+  .strictObject({
+    kind: z.enum(["local", "slurm"]).default("local").describe("where eval trainings and `diffx train` run: local (processes on this machine) or slurm (sbatch jobs; the run folder must be on a filesystem the nodes share). `--launcher` overrides it"),
+    partition: z.string().min(1).optional().describe("Slurm partition (sbatch --partition)"),
+    time: z.string().regex(SLURM_TIME, "a Slurm time limit like 90, 4:00:00 or 1-12:00:00").optional().describe("time limit per job (sbatch --time)"),
+    gres: z.string().min(1).default("auto").describe("generic resources per job (sbatch --gres): auto = gpu:N for a training on N devices (train.devices, or --devices) and gpu:1 for the sampling/scoring job; none = no --gres (a CPU cluster); else passed as written, e.g. gpu:a100:8"),
+    cpus_per_task: posInt().optional().describe("CPU cores per job (sbatch --cpus-per-task); diffx then uses that many threads"),
+    mem: z.string().regex(/^\d+[KMGT]?$/i, "a Slurm memory size like 16G or 8000M").optional().describe("memory per node (sbatch --mem)"),
+    account: z.string().min(1).optional().describe("account to charge (sbatch --account)"),
+    extra_args: z.array(z.string().regex(/^--?[A-Za-z]/, "an sbatch option like --qos=high")).default([]).describe("further sbatch options, one per entry, each written as an #SBATCH line (e.g. --qos=high, --constraint=a100)"),
+  })
+  .describe("where jobs run (local processes or Slurm); not part of what a run computes: results do not depend on it");
+
 export const configSchema = z.strictObject({
   name: folderName().default("experiment").describe("experiment name (run folders are named after it)"),
   seed: nonNegInt().default(42).describe("master seed; every random stream derives from it"),
@@ -197,6 +213,7 @@ export const configSchema = z.strictObject({
   eval: evalSchema.default(evalSchema.parse({})),
   verify: verifySchema.default(verifySchema.parse({})),
   pretrain: pretrainSchema.optional(),
+  launcher: launcherSchema.optional(),
 }).superRefine((c, ctx) => {
   // generator seeds stay in their ranges (src/config/seed-ranges.ts): datasets, the domain
   // extractor's reference set and the pretraining corpora never share an image
@@ -226,6 +243,12 @@ export type SampleConfig = z.infer<typeof sampleSchema>;
 export type EvalConfig = z.infer<typeof evalSchema>;
 export type VariantConfig = z.infer<typeof variantSchema>;
 export type PretrainConfig = z.infer<typeof pretrainSchema>;
+export type LauncherConfig = z.infer<typeof launcherSchema>;
+
+/** The config's launcher section, with the defaults when it has none (kind: local). */
+export function launcherOf(c: Config): LauncherConfig {
+  return c.launcher ?? launcherSchema.parse({});
+}
 
 /** Default pair counts of the two study datasets. */
 export function datasetSize(d: DatasetConfig): number {

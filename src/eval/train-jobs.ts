@@ -20,6 +20,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import type { ProgressSink } from "../engine/progress.js";
 import { readManifest } from "../runs/manifest.js";
 import { RUN_FILES } from "../runs/folder.js";
+import { childInOwnGroup } from "../runs/slurm-job.js";
 import { PACKAGE_ROOT } from "../runs/version.js";
 import { runTraining, SPLIT_FILE } from "../train/run.js";
 
@@ -124,7 +125,7 @@ export async function trainInChild(job: TrainJob, resume: boolean, r: TrainRunne
   if (!resume) prepareNewRun(job);
   const args = [BIN, ...(r.backend ? ["--backend", r.backend] : []), "train", ...(r.threads ? ["--threads", String(r.threads)] : []), ...(resume ? ["--resume", job.dir] : [job.configFile, "--run-dir", job.dir])];
   const tag = `[${job.rel}]`;
-  const child = spawn(process.execPath, args, { cwd: r.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, ...r.env } });
+  const child = spawn(process.execPath, args, { cwd: r.cwd, stdio: ["ignore", "pipe", "pipe"], detached: childInOwnGroup(), env: { ...process.env, ...r.env } });
   trackChild(child);
   const errors: string[] = [];
   const lines = (stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void => {

@@ -1,10 +1,17 @@
 /**
- * One writer per run folder: a lock file created with O_EXCL holding the owner's pid.
- * A lock left by a process that no longer exists is taken over.
+ * One writer per run folder: a lock file created with O_EXCL holding the owner's pid, host
+ * name and, inside a Slurm job, the job's id ("123" or "123_4" for an array task).
+ *
+ * On the owner's host, a lock left by a process that no longer exists is taken over. A lock from
+ * another host (a run folder on a shared filesystem) cannot be checked from here and counts as
+ * held, except by a requeued incarnation of the same Slurm job (Slurm ended the earlier one
+ * before it started this one); the Slurm launcher clears locks of its own jobs that have ended.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { RuntimeFailure, UsageError } from "../errors.js";
+import { ownSlurmJob } from "./slurm-job.js";
 
 /** The lock file's name inside a run folder (RUN_FILES.lock). */
 export const LOCK_FILE = ".lock";
@@ -18,26 +25,57 @@ function alive(pid: number): boolean {
   }
 }
 
-function readOwner(file: string): number | null {
+export interface LockOwner {
+  pid: number;
+  /** Host name of the owner (null in locks written before hosts were recorded). */
+  host: string | null;
+  /** The owner's Slurm job ("123", or "123_4" for an array task), or null outside Slurm. */
+  job: string | null;
+}
+
+function readOwner(file: string): LockOwner | null {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch {
     return null;
   }
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isFinite(pid) && pid > 0 ? pid : null;
+  const [pidText, host, job] = text.split("\n").map((l) => l.trim());
+  const pid = Number.parseInt(pidText, 10);
+  return Number.isFinite(pid) && pid > 0 ? { pid, host: host || null, job: job || null } : null;
 }
 
-/** The pid of another live process holding the run folder's lock, or null. */
-export function lockOwner(runDir: string): number | null {
-  const owner = readOwner(path.join(runDir, LOCK_FILE));
-  return owner !== null && owner !== process.pid && alive(owner) ? owner : null;
+/** The owner of a run folder's lock as recorded (alive or not), or null when there is none. */
+export function readLock(runDir: string): LockOwner | null {
+  return readOwner(path.join(runDir, LOCK_FILE));
+}
+
+function isSelf(o: LockOwner): boolean {
+  return o.pid === process.pid && (o.host === null || o.host === os.hostname());
+}
+
+/** Whether the lock's owner may still be writing (see the file comment). */
+function holds(o: LockOwner): boolean {
+  if (isSelf(o)) return false;
+  if (o.host === null || o.host === os.hostname()) return alive(o.pid);
+  return !(o.job !== null && o.job === ownSlurmJob());
+}
+
+/** Another process that holds the run folder's lock, or null. */
+export function lockOwner(runDir: string): LockOwner | null {
+  const owner = readLock(runDir);
+  return owner !== null && holds(owner) ? owner : null;
+}
+
+/** "pid 123", "pid 123 on node7 (Slurm job 88_2)". */
+export function describeOwner(o: LockOwner): string {
+  const remote = o.host !== null && o.host !== os.hostname();
+  return `pid ${o.pid}${remote ? ` on ${o.host}` : ""}${o.job ? ` (Slurm job ${o.job})` : ""}`;
 }
 
 /** The message for a run folder another process is writing. */
-export function inUseError(runDir: string, pid: number): UsageError {
-  return new UsageError(`${runDir}: in use by another diffx process (pid ${pid}); wait for it or stop it`);
+export function inUseError(runDir: string, owner: LockOwner): UsageError {
+  return new UsageError(`${runDir}: in use by another diffx process (${describeOwner(owner)}); wait for it or stop it`);
 }
 
 /** Take the run folder's lock; returns a release function. Throws if another live diffx holds it. */
@@ -47,7 +85,7 @@ export function lockRun(runDir: string): () => void {
     try {
       const fd = fs.openSync(file, "wx");
       try {
-        fs.writeSync(fd, `${process.pid}\n`);
+        fs.writeSync(fd, `${process.pid}\n${os.hostname()}\n${ownSlurmJob() ?? ""}\n`);
       } finally {
         fs.closeSync(fd);
       }
@@ -55,7 +93,8 @@ export function lockRun(runDir: string): () => void {
       return () => {
         if (released) return;
         released = true;
-        if (readOwner(file) === process.pid) fs.rmSync(file, { force: true });
+        const o = readOwner(file);
+        if (o !== null && isSelf(o)) fs.rmSync(file, { force: true });
       };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -67,8 +106,8 @@ export function lockRun(runDir: string): () => void {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
         continue;
       }
-      if (owner !== null && owner !== process.pid && alive(owner)) throw inUseError(runDir, owner);
-      fs.rmSync(file, { force: true }); // stale lock from a dead process
+      if (owner !== null && holds(owner)) throw inUseError(runDir, owner);
+      fs.rmSync(file, { force: true }); // stale lock from a dead process (or an earlier incarnation of this Slurm job)
     }
   }
   throw new UsageError(`${runDir}: cannot take the run lock (${file})`);

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import { RUN_FILES } from "../runs/folder.js";
-import { LOCK_FILE, lockOwner, lockRun } from "../runs/lock.js";
+import { describeOwner, LOCK_FILE, lockOwner, lockRun } from "../runs/lock.js";
 
 /** Throws (UsageError) when an explicit `--out` cannot take new samples; call before heavy work. */
 export function checkOutDir(out: string | undefined): void {
@@ -17,7 +17,7 @@ export function checkOutDir(out: string | undefined): void {
   if (!fs.existsSync(dir)) return;
   if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: exists and is not a folder`);
   const owner = lockOwner(dir);
-  if (owner !== null) throw new UsageError(`--out ${out}: another diffx process (pid ${owner}) is writing samples into it; choose another folder`);
+  if (owner !== null) throw new UsageError(`--out ${out}: another diffx process (${describeOwner(owner)}) is writing samples into it; choose another folder`);
   if (fs.readdirSync(dir).some((e) => e !== LOCK_FILE)) throw new UsageError(`--out ${out}: already exists and is not empty (diffx does not overwrite samples); choose another folder`);
 }
 

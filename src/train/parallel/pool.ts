@@ -23,6 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { RuntimeFailure } from "../../errors.js";
 import type { WorkerDevice } from "./devices.js";
+import { childInOwnGroup } from "../../runs/slurm-job.js";
 import { formatSeconds } from "./link.js";
 import { ENV, isWorkerMessage } from "./protocol.js";
 
@@ -149,7 +150,7 @@ export function startWorkers(opts: StartWorkersOptions): WorkerPool {
       env,
       execArgv: opts.execArgv ?? process.execArgv,
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      detached: true,
+      detached: childInOwnGroup(), // not inside a Slurm job: it would lose track of the worker
       serialization: "json",
     });
     return { spec, child, lastHeard: Date.now(), heardAny: false, exited: false, exitCode: null, done: false, result: undefined, reportedError: false, stderrTail: "", exitWaiters: [] };

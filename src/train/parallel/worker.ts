@@ -12,6 +12,7 @@
  *   }, exitProcess); // the entry's own function that ends the process with a code
  */
 import { DiffxError, RuntimeFailure } from "../../errors.js";
+import { ownSlurmJob } from "../../runs/slurm-job.js";
 import { PeerFailure } from "./link.js";
 import { ENV, type WorkerToParent } from "./protocol.js";
 
@@ -88,6 +89,9 @@ export function workerContext(exit: ExitProcess): WorkerContext {
   // a closed terminal sends SIGHUP to the whole process group: the parent gets it too and stops
   // every worker cleanly (SIGINT), so a worker must not die of it first
   process.on("SIGHUP", () => {});
+  // likewise inside a Slurm job: scancel and preemption send SIGTERM to every process of the
+  // job; the parent gets it too and stops the workers cleanly at a step they agree on
+  if (ownSlurmJob() !== null) process.on("SIGTERM", () => {});
 
   const ctx: WorkerContext = {
     rank,
