@@ -15,6 +15,8 @@ import { registerTrain } from "./commands/train.js";
 import { registerPretrain } from "./commands/pretrain.js";
 import { registerBase } from "./commands/base.js";
 import { registerVerify } from "./commands/verify.js";
+import { registerStatus } from "./commands/status.js";
+import { registerTask } from "./commands/task.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -37,6 +39,7 @@ export function buildProgram(): Command {
   registerSample(program);
   registerExport(program);
   registerEval(program);
+  registerStatus(program);
   registerFid(program);
   registerMetricsCheck(program);
   registerStats(program);
@@ -44,6 +47,7 @@ export function buildProgram(): Command {
   registerFeatures(program);
   registerDoctor(program);
   registerConfig(program);
+  registerTask(program);
 
   // every subcommand inherits exitOverride so usage errors come back to main()
   const applyExitOverride = (cmd: Command): void => {

@@ -7,7 +7,7 @@
  *   --run-dir DIR      that folder: created, or continued if it holds an eval of the same config;
  *   --fresh            always a new folder;
  *   otherwise          the newest eval run under runs/ made from the same config (same hash,
- *                      ignoring eval.parallel, which does not change results) by the same diffx
+ *                      ignoring eval.parallel and the launcher, which do not change results) by the same diffx
  *                      version, so re-running an interrupted command continues it; else a new one.
  */
 import * as fs from "node:fs";
@@ -22,9 +22,10 @@ import { listOutputs, newManifest, readManifest, writeManifest, type RunManifest
 import { sha256File } from "../engine/hash.js";
 import { DIFFX_VERSION } from "../runs/version.js";
 
-/** The hash that decides whether two evals compute the same thing (eval.parallel left out). */
+/** The hash that decides whether two evals compute the same thing (eval.parallel and the launcher left out). */
 export function evalIdentity(config: Config): string {
-  return configHash({ ...config, eval: { ...config.eval, parallel: 1 } });
+  const { launcher: _launcher, ...rest } = config;
+  return configHash({ ...rest, eval: { ...config.eval, parallel: 1 } });
 }
 
 function isEvalRun(dir: string): boolean {

@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Config } from "../config/schema.js";
 import { loadConfig } from "../config/load.js";
-import { UsageError } from "../errors.js";
+import { RuntimeFailure, UsageError } from "../errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { initBackend } from "../engine/backend.js";
 import type { ProgressSink } from "../engine/progress.js";
@@ -26,7 +26,7 @@ import { openDataset } from "../data/build.js";
 import type { Dataset } from "../data/dataset.js";
 import { loadExtractor, type FeatureExtractor } from "../metrics/extractor.js";
 import { lockRun } from "../runs/lock.js";
-import { readManifest, writeManifest } from "../runs/manifest.js";
+import { readManifest, writeManifest, type RunManifest } from "../runs/manifest.js";
 import type { CellReport, EvalReport } from "../report/report-types.js";
 import { writeEvalReport, type WrittenReport } from "../report/write.js";
 import { buildReport } from "./build-report.js";
@@ -36,6 +36,7 @@ import { createEvalFolder, hashEvalOutputs, locateEvalFolder, type EvalFolderOpt
 import { planFolds, type FoldPlan } from "./fold-plan.js";
 import { HeldOutLoader, type HeldOut } from "./held-out.js";
 import { writeNpy } from "./npy.js";
+import { refuseWhileSlurmJobsRun } from "./launchers/slurm-record.js";
 import { runQueue } from "./queue.js";
 import { inspectTraining, trainInChild, trainInProcess, writeFoldConfig, type TrainJob } from "./train-jobs.js";
 import { foldTrainingConfig, resolveVariants, type ResolvedVariant, type TrainingPlan } from "./variants.js";
@@ -62,6 +63,11 @@ export interface EvalOptions {
   signal?: AbortSignal;
   /** Feature extractor to use instead of loading eval.features (tests, embedding). */
   extractor?: FeatureExtractor;
+  /**
+   * Only sample, score and report: every training must already be finished (the Slurm
+   * launcher's final job, which runs after the training array succeeded).
+   */
+  requireTrained?: boolean;
 }
 
 export interface EvalResult {
@@ -108,7 +114,7 @@ export function statsSeed(seed: number, fold: number): number {
   return new Rng(seed, "eval-stats", fold).nextU32();
 }
 
-function loadEvalConfig(o: EvalOptions): { config: Config; hash: string } | null {
+export function loadEvalConfig(o: Pick<EvalOptions, "resume" | "configFile" | "sets" | "folds">): { config: Config; hash: string } | null {
   if (o.resume) {
     if (o.configFile) throw new UsageError("give either CONFIG or --resume EVALRUN, not both");
     if ((o.sets ?? []).length || o.folds !== undefined) throw new UsageError("--set and --folds cannot change an eval being resumed (its config.yaml is used as recorded)");
@@ -121,59 +127,94 @@ function loadEvalConfig(o: EvalOptions): { config: Config; hash: string } | null
   return { config, hash };
 }
 
-/** What an eval has settled before it touches a run folder. */
-interface Prepared {
-  o: EvalOptions;
+/** What an eval settles before it touches a run folder, whichever launcher runs it. */
+export interface EvalPlan {
   cwd: string;
   config: Config;
   folderOptions: EvalFolderOptions;
+  /** The eval run folder to continue, or null when a new one is to be created. */
   existing: string | null;
-  parallel: number;
   ds: Dataset;
   plan: FoldPlan;
   variants: ResolvedVariant[];
   trainings: TrainingPlan[];
+}
+
+/** What the local launcher adds to the plan. */
+interface Prepared extends EvalPlan {
+  o: EvalOptions;
+  parallel: number;
   extractor: FeatureExtractor;
   featuresSpec: string;
 }
 
-type JobEntry = { job: TrainJob; hash: string; reused: boolean };
+export type JobEntry = { job: TrainJob; hash: string; reused: boolean };
 
-export async function runEval(o: EvalOptions): Promise<EvalResult> {
+/** Load the config, find the eval folder, open the dataset, split it, resolve the variants: every check before a folder is made. */
+export function planEval(o: Pick<EvalOptions, "cwd" | "runsRoot" | "runDir" | "resume" | "fresh" | "configFile" | "sets" | "folds" | "progress">): EvalPlan {
   const cwd = path.resolve(o.cwd ?? process.cwd());
   const folderOptions: EvalFolderOptions = { runsRoot: path.resolve(cwd, o.runsRoot ?? "runs"), runDir: o.runDir, resume: o.resume, fresh: o.fresh };
   const located = locateEvalFolder(folderOptions, loadEvalConfig(o));
   const { config } = located;
-  const parallel = o.parallel ?? config.eval.parallel;
-  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel ${parallel}: must be a positive integer`);
-  // everything that can be wrong with the request is checked before a run folder is made
   const ds = openDataset(config.dataset, { cwd, progress: o.progress });
   const plan = planFolds(ds, config.eval.folds, config.seed, config.dataset.stratify, o.folds !== undefined ? "--folds" : "eval.folds");
   const { variants, trainings } = resolveVariants(config);
   for (const v of variants) {
     if (v.config.eval.samples_per_fold < 2) throw new UsageError(`eval.samples_per_fold ${v.config.eval.samples_per_fold}: FID/KID need at least 2 generated images per fold`);
   }
-  const featuresSpec = config.eval.features;
-  const own = o.extractor ? null : await openExtractor(featuresSpec, cwd);
+  return { cwd, config, folderOptions, existing: located.runDir, ds, plan, variants, trainings };
+}
+
+export async function runEval(o: EvalOptions): Promise<EvalResult> {
+  const located = planEval(o);
+  const parallel = o.parallel ?? located.config.eval.parallel;
+  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel ${parallel}: must be a positive integer`);
+  const featuresSpec = located.config.eval.features;
+  const own = o.extractor ? null : await openExtractor(featuresSpec, located.cwd);
   try {
     const extractor = o.extractor ?? (own as FeatureExtractor);
-    return await evaluateInFolder({ o, cwd, config, folderOptions, existing: located.runDir, parallel, ds, plan, variants, trainings, extractor, featuresSpec });
+    return await evaluateInFolder({ ...located, o, parallel, extractor, featuresSpec });
   } finally {
     await own?.release?.();
   }
 }
 
+/** The eval run folder of a plan: the one to continue, or a new one. */
+export function openEvalFolder(p: EvalPlan): { runDir: string; evalDir: string; manifest: RunManifest } {
+  const { runDir, manifest } = p.existing ? { runDir: p.existing, manifest: readManifest(p.existing) } : createEvalFolder(p.folderOptions, p.config);
+  return { runDir, evalDir: path.join(runDir, EVAL_DIR), manifest };
+}
+
+/** Refuse a dataset that changed since the eval started. */
+export function checkDatasetUnchanged(p: EvalPlan, manifest: RunManifest): void {
+  if (manifest.dataset_hash && manifest.dataset_hash !== p.ds.hash) {
+    throw new UsageError(`${p.ds.dir} changed since this eval started (dataset hash ${p.ds.hash.slice(0, 12)}… ≠ recorded ${manifest.dataset_hash.slice(0, 12)}…); start a new eval with --fresh`);
+  }
+}
+
+/** eval/folds.json: the split every training and cell of the eval uses. */
+export function writeFoldsFile(p: EvalPlan, evalDir: string): void {
+  const { plan, ds } = p;
+  writeJsonAtomic(path.join(evalDir, FOLDS_FILE), {
+    k: plan.k,
+    seed: plan.seed,
+    stratify: plan.stratify,
+    dataset_hash: ds.hash,
+    folds: plan.heldOut.map((rows, i) => ({ fold: i, held_out: rows.map((r) => ds.pairs[r].id), train_rows: plan.train[i], held_out_rows: rows })),
+  });
+}
+
+export const FOLDS_FILE = "folds.json";
+
 async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
   const { o, config, ds, plan } = p;
-  const { runDir, manifest } = p.existing ? { runDir: p.existing, manifest: readManifest(p.existing) } : createEvalFolder(p.folderOptions, config);
-  const evalDir = path.join(runDir, EVAL_DIR);
+  const { runDir, evalDir, manifest } = openEvalFolder(p);
   if (p.existing) o.progress.info(`continuing eval run ${runDir}`);
   const release = lockRun(runDir);
   let started = false;
   try {
-    if (manifest.dataset_hash && manifest.dataset_hash !== ds.hash) {
-      throw new UsageError(`${ds.dir} changed since this eval started (dataset hash ${ds.hash.slice(0, 12)}… ≠ recorded ${manifest.dataset_hash.slice(0, 12)}…); start a new eval with --fresh`);
-    }
+    checkDatasetUnchanged(p, manifest);
+    refuseWhileSlurmJobsRun(evalDir);
     const backend = await initBackend(o.backend ?? config.engine.backend, { threads: config.engine.threads });
     for (const w of backend.warnings) o.progress.warn(w);
     manifest.dataset_hash = ds.hash;
@@ -182,13 +223,7 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
     if (backend.threadsNote !== undefined) manifest.backend.threads_note = backend.threadsNote;
     started = true;
     writeManifest(runDir, manifest);
-    writeJsonAtomic(path.join(evalDir, "folds.json"), {
-      k: plan.k,
-      seed: plan.seed,
-      stratify: plan.stratify,
-      dataset_hash: ds.hash,
-      folds: plan.heldOut.map((rows, i) => ({ fold: i, held_out: rows.map((r) => ds.pairs[r].id), train_rows: plan.train[i], held_out_rows: rows })),
-    });
+    writeFoldsFile(p, evalDir);
 
     const jobs = foldJobs(p, evalDir);
     const loader = new HeldOutLoader(ds, evalDir);
@@ -241,7 +276,7 @@ async function evaluateInFolder(p: Prepared): Promise<EvalResult> {
 }
 
 /** Every fold × training, with its fold config written beside its folder. */
-function foldJobs(p: Prepared, evalDir: string): JobEntry[] {
+export function foldJobs(p: EvalPlan, evalDir: string): JobEntry[] {
   const jobs: JobEntry[] = [];
   for (let fold = 0; fold < p.plan.k; fold++) {
     for (const t of p.trainings) {
@@ -347,6 +382,9 @@ async function trainAndScore(p: Prepared, evalDir: string, jobs: JobEntry[], loa
       const { job, hash } = entry;
       const label = `fold ${job.fold + 1}/${plan.k} · ${job.name}`;
       const state = inspectTraining(job, hash);
+      if (state.kind !== "finished" && o.requireTrained) {
+        throw new RuntimeFailure(`${job.rel} is not finished (${state.kind === "resume" ? "interrupted" : "not started"}); this job only samples and scores: resubmit the missing trainings with 'diffx eval --resume ${path.dirname(evalDir)}'`);
+      }
       if (state.kind === "finished") {
         progress.info(`${label}: reusing finished training ${job.rel} (${state.step} steps)`);
         entry.reused = true;

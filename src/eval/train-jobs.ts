@@ -95,8 +95,8 @@ export async function trainInProcess(job: TrainJob, resume: boolean, r: TrainRun
   if (!resume) prepareNewRun(job);
   const result = await runTraining(
     resume
-      ? { resume: job.dir, cwd: r.cwd, backend: r.backend, progress: r.progress, signal }
-      : { configFile: job.configFile, runDir: job.dir, trainRows: job.split.train, heldOutRows: job.split.held_out, cwd: r.cwd, backend: r.backend, progress: r.progress, signal },
+      ? { resume: job.dir, cwd: r.cwd, backend: r.backend, threads: r.threads, progress: r.progress, signal }
+      : { configFile: job.configFile, runDir: job.dir, trainRows: job.split.train, heldOutRows: job.split.held_out, cwd: r.cwd, backend: r.backend, threads: r.threads, progress: r.progress, signal },
   );
   return { interrupted: result.interrupted };
 }

@@ -35,10 +35,12 @@ const RESERVED = /^(train|real|sketches)(-|$)/;
 /**
  * The part of a config that determines a training: everything except the sampling and eval
  * settings (those sections are reset to the base sampling settings and the schema defaults, so
- * changing samples_per_fold or a sampler never retrains).
+ * changing samples_per_fold or a sampler never retrains) and the launcher (left out).
  */
 export function trainingConfig(c: Config, base: Config): Config {
-  return { ...c, sample: base.sample, eval: evalSchema.parse({}) };
+  // the launcher says where a training runs, not what it computes: fold trainings are the same whatever it is
+  const { launcher: _launcher, ...rest } = c;
+  return { ...rest, sample: base.sample, eval: evalSchema.parse({}) };
 }
 
 const SECTIONS = { sample: sampleSchema, train: trainSchema, model: modelSchema, diffusion: diffusionSchema } as const;

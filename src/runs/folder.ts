@@ -20,7 +20,7 @@ export const RUN_FILES = {
   tokenizer: "tokenizer.json",
 } as const;
 
-function utcStamp(d: Date): string {
+export function utcStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
 }

@@ -65,7 +65,8 @@ export interface RunManifest {
   dataset_files?: Record<string, string>;
   started: string;
   finished: string | null;
-  status: "running" | "finished" | "interrupted" | "failed";
+  /** "submitted": an eval whose jobs were handed to Slurm (see `diffx status`). */
+  status: "running" | "submitted" | "finished" | "interrupted" | "failed";
   /** Training progress recorded at the last checkpoint. */
   step?: number;
   /** sha256 of every output file, by path relative to the run folder. */

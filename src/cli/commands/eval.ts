@@ -1,5 +1,5 @@
 /** `diffx eval CONFIG [--folds K] [--parallel N] [--set k=v]… [--run-dir DIR]` / `diffx eval --resume EVALRUN`. */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import * as path from "node:path";
 import type { Table } from "../../report/tables.js";
 import { UsageError } from "../../errors.js";
@@ -7,6 +7,7 @@ import { globalOptions } from "../context.js";
 import { withInterrupt } from "../interrupt.js";
 import { Reporter } from "../output.js";
 import { collectSets } from "./config.js";
+import { scriptsText, shown } from "./launch-output.js";
 
 interface EvalOpts {
   folds?: string;
@@ -15,6 +16,8 @@ interface EvalOpts {
   runDir?: string;
   resume?: string;
   fresh?: boolean;
+  launcher?: "local" | "slurm";
+  dryRun?: boolean;
 }
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
@@ -39,6 +42,8 @@ export function registerEval(program: Command): void {
     .option("--run-dir <dir>", "eval run folder to create or continue (default runs/<name>-<UTC time>)")
     .option("--resume <evalrun>", "continue an interrupted eval run with its recorded config")
     .option("--fresh", "start a new eval run even if one with the same config exists")
+    .addOption(new Option("--launcher <kind>", "where the trainings run: local processes, or Slurm jobs (default: launcher.kind)").choices(["local", "slurm"]))
+    .option("--dry-run", "with --launcher slurm: print the batch scripts and sbatch commands, submit nothing")
     .action(async (config: string | undefined, opts: EvalOpts, cmd: Command) => {
       // loaded here, not at start-up: they pull in tfjs and onnxruntime
       const { runEval } = await import("../../eval/run-eval.js");
@@ -51,6 +56,27 @@ export function registerEval(program: Command): void {
       if (folds !== undefined && folds < 2) throw new UsageError(`--folds ${folds}: k-fold cross-validation needs at least 2 folds`);
       if (parallel !== undefined && parallel < 1) throw new UsageError(`--parallel ${parallel}: must be at least 1`);
       if (opts.resume && opts.fresh) throw new UsageError("--fresh and --resume contradict each other");
+      const { evalLauncher } = await import("../../eval/launchers/choose.js");
+      const launcher = evalLauncher({ launcher: opts.launcher, configFile: config, sets: opts.set, resume: opts.resume });
+      if (launcher.kind === "slurm") {
+        const { submitEvalToSlurm, checkSlurmEvalOptions } = await import("../../eval/launchers/slurm-eval.js");
+        checkSlurmEvalOptions({ parallel });
+        const s = submitEvalToSlurm({ configFile: config, sets: opts.set, folds, resume: opts.resume, runDir: opts.runDir, fresh: opts.fresh, backend: g.backend, launcher, dryRun: opts.dryRun, progress: rep });
+        const lines: string[] = [];
+        if (s.dryRun) lines.push(scriptsText(s.scripts), "", "dry run: nothing was written or submitted");
+        else if (s.nothing) lines.push(`nothing submitted: ${s.nothing}`);
+        else {
+          if (s.train) lines.push(`submitted training array ${s.train.job}: ${s.train.tasks.map((t) => `task ${t.index} ${t.training}`).join(", ")}`);
+          for (const k of s.kept) lines.push(`still queued or running: ${k.training} (job ${k.job})`);
+          if (s.finished.length) lines.push(`already finished: ${s.finished.join(", ")}`);
+          if (s.finish) lines.push(`submitted final job ${s.finish.job} (samples, scores, writes the report)${s.finish.after.length ? ` after ${s.finish.after.join(", ")}` : ""}`);
+          lines.push(`follow it with: diffx status ${shown(s.runDir)}`);
+        }
+        lines.push(`run: ${s.runDir}`);
+        rep.result(lines.join("\n"), s);
+        return;
+      }
+      if (opts.dryRun) throw new UsageError("--dry-run prints the Slurm batch scripts: use it with --launcher slurm (or launcher.kind: slurm)");
       const r = await withInterrupt(rep, (signal) =>
         runEval({ configFile: config, sets: opts.set, folds, parallel, resume: opts.resume, runDir: opts.runDir, fresh: opts.fresh, backend: g.backend, progress: rep, signal }),
       );

@@ -7,6 +7,7 @@ import { Reporter } from "../output.js";
 import { collectSets } from "./config.js";
 import { withInterrupt } from "../interrupt.js";
 import { UsageError } from "../../errors.js";
+import { scriptsText, shown } from "./launch-output.js";
 
 interface TrainOpts {
   set: string[];
@@ -16,6 +17,8 @@ interface TrainOpts {
   device?: DeviceRequest;
   untilStep?: string;
   threads?: string;
+  launcher?: "local" | "slurm";
+  dryRun?: boolean;
 }
 
 /**
@@ -46,10 +49,25 @@ export function registerTrain(program: Command): void {
     .addOption(new Option("--device <device>", "where onnxruntime computes the gradients (default: engine.device)").choices(DEVICE_REQUESTS))
     .option("--threads <n>", "CPU threads for this process (default: engine.threads)")
     .option("--until-step <k>", "stop after step K of the schedule with a checkpoint (continue later with --resume)")
+    .addOption(new Option("--launcher <kind>", "run here (local), or submit one Slurm job on one node holding the --devices GPUs (slurm) (default: launcher.kind)").choices(["local", "slurm"]))
+    .option("--dry-run", "with --launcher slurm: print the batch script, submit nothing")
     .action(async (config: string | undefined, opts: TrainOpts, cmd: Command) => {
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
       const { stopAt, threads } = checkTrainArgs("train", config, opts, "a CONFIG file (e.g. configs/quickstart.yaml)");
+      const { trainLauncher } = await import("../../eval/launchers/choose.js");
+      const launcher = trainLauncher({ launcher: opts.launcher, configFile: config, sets: opts.set, resume: opts.resume });
+      if (launcher.kind === "slurm") {
+        if (stopAt !== undefined || threads !== undefined) throw new UsageError("--until-step and --threads are for a training run here; with --launcher slurm the job takes launcher.cpus_per_task threads and runs to the end");
+        const { submitTrainingToSlurm } = await import("../../eval/launchers/slurm-train.js");
+        const s = submitTrainingToSlurm({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, devices: opts.devices, backend: g.backend, launcher, dryRun: opts.dryRun, progress: rep });
+        const human = s.dryRun
+          ? `${scriptsText([s.script])}\n\ndry run: nothing was written or submitted\nrun: ${s.runDir}`
+          : `submitted Slurm job ${s.job}\nrun: ${s.runDir}\nlog: ${shown(path.join(s.runDir, "slurm", `train-${s.job}.log`))}\nif the job ends early, continue with: diffx train --resume ${shown(s.runDir)} --launcher slurm`;
+        rep.result(human, s);
+        return;
+      }
+      if (opts.dryRun) throw new UsageError("--dry-run prints the Slurm batch script: use it with --launcher slurm (or launcher.kind: slurm)");
       const { runTraining } = await import("../../train/run.js"); // loaded lazily: tfjs is slow to import
       const r = await withInterrupt(rep, (signal) =>
         runTraining({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, device: opts.device, threads, progress: rep, signal, stopAt }),
