@@ -112,6 +112,8 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
       "MpiDefault=none",
       "ReturnToService=2",
       "SchedulerType=sched/backfill",
+      // a test waits for dependencies and requeues: look at the queue every second, not every minute
+      "SchedulerParameters=sched_interval=1,bf_interval=1",
       "MinJobAge=600", // squeue keeps an ended job's state (cancelled, failed) for 10 minutes
       "KillWait=10",
       `NodeName=localhost NodeAddr=127.0.0.1 CPUs=${os.availableParallelism()} RealMemory=${memMiB} State=UNKNOWN`,
@@ -137,6 +139,7 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
   };
   process.on("exit", killAllNow); // a test process that dies leaves no daemon behind
 
+  let mungeRunner: ChildProcess | null = null;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -148,14 +151,17 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
       if (q.status !== 0 || q.stdout.trim() === "") break;
       await sleep(250);
     }
-    for (const c of [...children].reverse()) await stopPid(c.pid ?? null);
+    // slurmd, slurmctld, then munged by its pid file, and last runuser, which forked munged and
+    // reaps it (runuser first would leave munged to be reaped by pid 1, which may not)
+    for (const c of [...children].reverse()) if (c !== mungeRunner) await stopPid(c.pid ?? null);
     await stopPid(mungePid());
+    await stopPid(mungeRunner?.pid ?? null);
     process.off("exit", killAllNow);
     fs.rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    daemon("runuser", ["-u", "munge", "--", "munged", "-F", `--socket=${socket}`, `--pid-file=${mungePidFile}`, `--log-file=${path.join(mungeDir, "munged.log")}`, `--seed-file=${path.join(mungeDir, "munged.seed")}`], "munged.out");
+    mungeRunner = daemon("runuser", ["-u", "munge", "--", "munged", "-F", `--socket=${socket}`, `--pid-file=${mungePidFile}`, `--log-file=${path.join(mungeDir, "munged.log")}`, `--seed-file=${path.join(mungeDir, "munged.seed")}`], "munged.out");
     for (let t = 0; !fs.existsSync(socket); t += 100) {
       if (t > 10_000) throw new Error(`munged did not start:\n${tail(path.join(dir, "log", "munged.out"))}`);
       await sleep(100);
