@@ -5,12 +5,14 @@
  * say why; the dry-run and missing-sbatch tests need no Slurm and always run.
  *
  * The proof: `diffx eval configs/ci-tiny.yaml --folds 2` run locally, and the same eval submitted
- * to Slurm, where fold 1's training task is cancelled with scancel after its step-4 checkpoint and
+ * to Slurm, where fold 1's training task is cancelled with scancel in mid-training and
  * `diffx eval --resume` resubmits only that fold; the Slurm eval's report has the same numbers as
  * the local one, bit for bit, and fold 1's final weights are those of the uninterrupted local
- * training. To cancel at a known point on a fast or a slow machine alike, the test pauses the
- * task's process (SIGSTOP) the moment its step-4 checkpoint appears; scancel then sends it
- * SIGCONT and SIGTERM as for any job.
+ * training. Likewise `diffx train --launcher slurm --devices 2`, requeued in mid-training (what
+ * preemption does), ends with the weights of a local run. To stop a training at a known point on
+ * a fast or a slow machine alike, the test pauses its process (SIGSTOP) once it has logged step 2
+ * of 8; scancel or a requeue then sends it SIGCONT and SIGTERM as to any job, and it saves a
+ * checkpoint where it stops.
  *
  * Features: the tiny ONNX model of test/fixtures/metrics (4 dims), as in eval-cli.test.ts.
  */
@@ -22,7 +24,7 @@ import * as path from "node:path";
 import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { slurmUnavailable, startSlurmCluster, type SlurmCluster } from "../helpers/slurm-cluster.js";
 import type { EvalReport } from "../../src/report/report-types.js";
-import type { EvalStatus } from "../../src/eval/status.js";
+import { lastLoggedStep, type EvalStatus } from "../../src/eval/status.js";
 
 const CONFIG = path.join(ROOT, "configs", "ci-tiny.yaml");
 const ONNX = path.join(ROOT, "test", "fixtures", "metrics", "onnx", "rgb-conv.onnx");
@@ -67,20 +69,30 @@ function row(s: EvalStatus, item: string): EvalStatus["rows"][number] {
   return found;
 }
 
+/** The tails of the Slurm logs of an eval (eval/slurm/logs/) or a training (slurm/). */
 function logs(runDir: string): string {
-  const dir = path.join(runDir, "eval", "slurm", "logs");
-  if (!fs.existsSync(dir)) return "(no logs)";
-  return fs.readdirSync(dir).map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), "utf8").split("\n").slice(-20).join("\n")}`).join("\n");
+  const dirs = [path.join(runDir, "eval", "slurm", "logs"), path.join(runDir, "slurm")].filter((d) => fs.existsSync(d));
+  const files = dirs.flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".log")).map((f) => path.join(d, f)));
+  return files.map((f) => `--- ${f}\n${fs.readFileSync(f, "utf8").split("\n").slice(-20).join("\n")}`).join("\n") || "(no logs)";
 }
 
 /** Wait until `done()` holds; on a timeout fail with the eval's Slurm logs. */
-const T0 = Date.now();
 async function waitFor(what: string, runDir: string, done: () => boolean, ms = 600_000, every = 250): Promise<void> {
-  process.stderr.write(`[${(Date.now() - T0) / 1000}] waiting: ${what}\n`);
   for (let t = 0; !done(); t += every) {
     if (t > ms) assert.fail(`${what}: not within ${ms / 1000} s\n${logs(runDir)}`);
     await sleep(every);
   }
+}
+
+/**
+ * Pause the training in `dir` (its process, named by its run lock) once it has logged step 2:
+ * a point well before its end (8 steps) however fast the machine. Returns the pid.
+ */
+async function pauseTraining(dir: string, logsOf: string): Promise<number> {
+  await waitFor(`${dir} to log step 2`, logsOf, () => lastLoggedStep(dir) >= 2, 600_000, 20);
+  const pid = Number(fs.readFileSync(path.join(dir, ".lock"), "utf8").split("\n")[0]);
+  process.kill(pid, "SIGSTOP");
+  return pid;
 }
 
 function evalFinished(runDir: string): boolean {
@@ -158,17 +170,14 @@ test("Slurm eval with fold 1 cancelled mid-training: status shows each cell; --r
   assert.deepEqual(sub.finish.after, [sub.train.job]);
   const task1 = `${sub.train.job}_1`;
 
-  // pause fold 1's task the moment its step-4 checkpoint is complete
   const train1 = path.join(run, "eval", "fold-1", "train");
-  await waitFor("fold 1's step-4 checkpoint", run, () => fs.existsSync(path.join(train1, "checkpoints", "step-4")), 600_000, 20);
-  const pid = Number(fs.readFileSync(path.join(train1, ".lock"), "utf8").split("\n")[0]);
-  process.kill(pid, "SIGSTOP");
+  const pid = await pauseTraining(train1, run);
 
   const during = status(run);
   assert.equal(during.launcher, "slurm");
   const t1 = row(during, "fold-1/train");
   assert.equal(t1.state, "running");
-  assert.match(t1.detail, /^step [4-7] of 8$/);
+  assert.match(t1.detail, /^step [2-7] of 8$/);
   assert.equal(t1.job, task1);
   assert.equal(t1.log, `eval/slurm/logs/train-${task1}.log`);
   assert.ok(fs.existsSync(path.join(run, t1.log)), "the log is where status says");
@@ -179,11 +188,11 @@ test("Slurm eval with fold 1 cancelled mid-training: status shows each cell; --r
   }
   const human = runCli(["status", run], { cwd, env: env() });
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, new RegExp(`^fold-1/train +running +step [4-7] of 8 +${task1} +\\S+train-${task1}\\.log$`, "m"));
+  assert.match(human.stdout, new RegExp(`^fold-1/train +running +step [2-7] of 8 +${task1} +\\S+train-${task1}\\.log$`, "m"));
 
   const cancel = spawnSync("scancel", [task1], { env: { ...process.env, ...env() }, encoding: "utf8" });
   assert.equal(cancel.status, 0, cancel.stderr);
-  await waitFor("the cancelled task to end", run, () => !fs.existsSync(path.join(train1, ".lock")) || !alive(pid));
+  await waitFor("the cancelled task to end", run, () => !alive(pid));
   // fold 0 trains on; the final job, which needed every task to succeed, is cancelled by Slurm
   await waitFor("fold 0 to finish and the final job to be dropped", run, () => {
     const s = status(run);
@@ -191,7 +200,7 @@ test("Slurm eval with fold 1 cancelled mid-training: status shows each cell; --r
   });
   const afterCancel = status(run);
   assert.equal(row(afterCancel, "fold-1/train").state, "failed");
-  assert.match(row(afterCancel, "fold-1/train").detail, /^cancelled at step [4-7] of 8$/);
+  assert.match(row(afterCancel, "fold-1/train").detail, /^cancelled at step [2-7] of 8$/);
   assert.ok(!evalFinished(run));
   const stopped = JSON.parse(fs.readFileSync(path.join(train1, "manifest.json"), "utf8")) as { status: string; step: number };
   assert.ok(stopped.step < 8, `stopped before the end (step ${stopped.step})`);
@@ -220,6 +229,36 @@ test("Slurm eval with fold 1 cancelled mid-training: status shows each cell; --r
   const none = runCli(["eval", "--resume", run], { cwd, env: env() });
   assert.equal(none.code, 0, none.stderr);
   assert.match(none.stdout, /nothing submitted: the eval is finished/);
+});
+
+test("diffx train --launcher slurm --devices 2: one job runs the data-parallel training; requeued mid-run (as on preemption), it resumes from its checkpoint to the weights of a local run", { skip }, async () => {
+  const train = ["train", CONFIG, "--devices", "2", "--set", "launcher.gres=none"];
+  const localRun = path.join(cwd, "runs", "train-local");
+  const r = runCli([...train, "--run-dir", localRun], { cwd });
+  assert.equal(r.code, 0, r.stderr);
+
+  const run = path.join(cwd, "runs", "train-slurm");
+  const submitted = runCli(["--json", ...train, "--launcher", "slurm", "--run-dir", run], { cwd, env: env() });
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const { job } = JSON.parse(submitted.stdout) as { job: string };
+  const log = path.join(run, "slurm", `train-${job}.log`);
+  const trainLogs = (): string => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "(no log)");
+  const manifest = (): { status: string; step?: number; backend?: { workers?: number } } =>
+    fs.existsSync(path.join(run, "manifest.json")) ? JSON.parse(fs.readFileSync(path.join(run, "manifest.json"), "utf8")) : { status: "none" };
+
+  await pauseTraining(run, run);
+  const requeue = spawnSync("scontrol", ["requeue", job], { env: { ...process.env, ...env() }, encoding: "utf8" });
+  assert.equal(requeue.status, 0, requeue.stderr);
+  await waitFor("the requeued training to finish", run, () => manifest().status === "finished");
+  assert.equal(manifest().step, 8);
+  assert.equal(manifest().backend?.workers, 2, "two data-parallel workers inside the job");
+  // the log (appended by both incarnations of the job): stopped at step k, then on from k
+  const text = trainLogs();
+  const stopped = /CANCELLED AT .* DUE TO JOB REQUEUE[^]*SIGTERM received[^]*interrupted at step ([2-7]);[^]*?training on 2 workers: (\d)\/8/.exec(text);
+  assert.ok(stopped, `requeued, stopped, resumed:\n${text}`);
+  assert.equal(stopped[2], stopped[1], "the second incarnation starts where the first stopped");
+  const bin = (d: string) => fs.readFileSync(path.join(d, "checkpoints", "step-8", "params.bin"));
+  assert.deepEqual(bin(run), bin(localRun), "the weights of the uninterrupted local run");
 });
 
 function alive(pid: number): boolean {

@@ -95,7 +95,8 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
       `SlurmctldPort=${ctldPort}`,
       `SlurmdPort=${slurmdPort}`,
       "AuthType=auth/munge",
-      `AuthInfo=socket=${socket}`,
+      // cred_expire (default 120 s) is also how long a requeued job waits before it may start again
+      `AuthInfo=socket=${socket},cred_expire=10`,
       "CredType=cred/munge",
       `StateSaveLocation=${dir}/state`,
       `SlurmdSpoolDir=${dir}/spool`,
@@ -115,7 +116,7 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
       // a test waits for dependencies and requeues: look at the queue every second, not every minute
       "SchedulerParameters=sched_interval=1,bf_interval=1",
       "MinJobAge=600", // squeue keeps an ended job's state (cancelled, failed) for 10 minutes
-      "KillWait=10",
+      "KillWait=30", // a job stopped by scancel or a requeue has 30 s to save a checkpoint, as on a real cluster
       `NodeName=localhost NodeAddr=127.0.0.1 CPUs=${os.availableParallelism()} RealMemory=${memMiB} State=UNKNOWN`,
       "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP",
       "",
