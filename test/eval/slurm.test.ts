@@ -110,7 +110,7 @@ test("--dry-run prints readable batch scripts (an array task per fold training, 
   const out = r.stdout;
   assert.match(out, /^# ---- .*eval\/slurm\/train\.sbatch {2}\(submit: sbatch --parsable .*train\.sbatch\)$/m);
   assert.match(out, /^# ---- .*eval\/slurm\/finish\.sbatch {2}\(submit: sbatch --parsable '--dependency=afterok:<training array job id>' --kill-on-invalid-dep=yes .*finish\.sbatch\)$/m);
-  const [train, finish] = out.split(/^# ---- /m).slice(1).map((s) => s.slice(s.indexOf("\n") + 1));
+  const [train, finish] = out.slice(0, out.indexOf("\n\ndry run:")).split(/^# ---- /m).slice(1).map((s) => s.slice(s.indexOf("\n") + 1));
   for (const line of ["#SBATCH --array=0-1", "#SBATCH --requeue", "#SBATCH --partition=gpu", "#SBATCH --time=4:00:00", "#SBATCH --qos=high", "# task 0: fold-0/train", "# task 1: fold-1/train", "TRAININGS=(fold-0/train fold-1/train)"]) {
     assert.ok(train.split("\n").includes(line), `train script has '${line}':\n${train}`);
   }
@@ -118,7 +118,7 @@ test("--dry-run prints readable batch scripts (an array task per fold training, 
   assert.doesNotMatch(out, /--gres|setsid|nohup|&\s*$/m, "no GPUs asked for (launcher.gres: none); nothing put in the background");
   assert.match(finish, /^exec \S+ \S+bin\/diffx\.js task eval-finish \S+$/m);
   assert.ok(finish.split("\n").includes("#SBATCH --requeue"));
-  assert.match(out, /dry run: nothing was written or submitted/);
+  assert.match(out, /dry run: nothing was written or submitted \(the dataset datasets\/ci-tiny-art is not built yet; the submission builds it here first/);
   // both are valid bash
   for (const [name, text] of [["train", train], ["finish", finish]]) {
     const file = path.join(cwd, `${name}.sbatch`);
@@ -128,6 +128,7 @@ test("--dry-run prints readable batch scripts (an array task per fold training, 
     fs.rmSync(file);
   }
   assert.ok(!fs.existsSync(path.join(cwd, "runs")), "no run folder");
+  assert.ok(!fs.existsSync(path.join(cwd, "datasets")), "no dataset built");
 });
 
 test("diffx train --launcher slurm --devices 8 --dry-run: one job holding 8 GPUs on one node, running the data-parallel training", () => {

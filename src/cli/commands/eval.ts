@@ -45,10 +45,6 @@ export function registerEval(program: Command): void {
     .addOption(new Option("--launcher <kind>", "where the trainings run: local processes, or Slurm jobs (default: launcher.kind)").choices(["local", "slurm"]))
     .option("--dry-run", "with --launcher slurm: print the batch scripts and sbatch commands, submit nothing")
     .action(async (config: string | undefined, opts: EvalOpts, cmd: Command) => {
-      // loaded here, not at start-up: they pull in tfjs and onnxruntime
-      const { runEval } = await import("../../eval/run-eval.js");
-      const { headline } = await import("../../report/markdown.js");
-      const { summaryTable } = await import("../../report/tables.js");
       const g = globalOptions(cmd);
       const rep = new Reporter(g);
       const folds = positiveInt("--folds", opts.folds);
@@ -59,11 +55,14 @@ export function registerEval(program: Command): void {
       const { evalLauncher } = await import("../../eval/launchers/choose.js");
       const launcher = evalLauncher({ launcher: opts.launcher, configFile: config, sets: opts.set, resume: opts.resume });
       if (launcher.kind === "slurm") {
+        // before the submitter is loaded (it pulls in tfjs): no sbatch, no wait
+        const { requireSlurm } = await import("../../eval/launchers/slurm-client.js");
+        if (!opts.dryRun) requireSlurm("diffx eval --launcher slurm");
         const { submitEvalToSlurm, checkSlurmEvalOptions } = await import("../../eval/launchers/slurm-eval.js");
         checkSlurmEvalOptions({ parallel });
         const s = submitEvalToSlurm({ configFile: config, sets: opts.set, folds, resume: opts.resume, runDir: opts.runDir, fresh: opts.fresh, backend: g.backend, launcher, dryRun: opts.dryRun, progress: rep });
         const lines: string[] = [];
-        if (s.dryRun) lines.push(scriptsText(s.scripts), "", "dry run: nothing was written or submitted");
+        if (s.dryRun) lines.push(scriptsText(s.scripts), "", `dry run: nothing was written or submitted${s.unchecked ? ` (${s.unchecked})` : ""}`);
         else if (s.nothing) lines.push(`nothing submitted: ${s.nothing}`);
         else {
           if (s.train) lines.push(`submitted training array ${s.train.job}: ${s.train.tasks.map((t) => `task ${t.index} ${t.training}`).join(", ")}`);
@@ -77,6 +76,10 @@ export function registerEval(program: Command): void {
         return;
       }
       if (opts.dryRun) throw new UsageError("--dry-run prints the Slurm batch scripts: use it with --launcher slurm (or launcher.kind: slurm)");
+      // loaded here, not at start-up: they pull in tfjs and onnxruntime
+      const { runEval } = await import("../../eval/run-eval.js");
+      const { headline } = await import("../../report/markdown.js");
+      const { summaryTable } = await import("../../report/tables.js");
       const r = await withInterrupt(rep, (signal) =>
         runEval({ configFile: config, sets: opts.set, folds, parallel, resume: opts.resume, runDir: opts.runDir, fresh: opts.fresh, backend: g.backend, progress: rep, signal }),
       );

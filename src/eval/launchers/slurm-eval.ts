@@ -24,7 +24,10 @@ import { RUN_FILES, utcStamp } from "../../runs/folder.js";
 import { LOCK_FILE, lockRun, readLock } from "../../runs/lock.js";
 import { readManifest, writeManifest } from "../../runs/manifest.js";
 import { PACKAGE_ROOT } from "../../runs/version.js";
-import { checkDatasetUnchanged, EVAL_DIR, foldJobs, openEvalFolder, planEval, writeFoldsFile, type EvalPlan } from "../run-eval.js";
+import { defaultDatasetDir } from "../../data/build.js";
+import { locateEvalFolder } from "../eval-folder.js";
+import { checkDatasetUnchanged, EVAL_DIR, foldJobs, loadEvalConfig, openEvalFolder, planEval, writeFoldsFile, type EvalPlan } from "../run-eval.js";
+import { resolveVariants } from "../variants.js";
 import { inspectTraining } from "../train-jobs.js";
 import { jobStates, requireSlurm, sbatch, scancel } from "./slurm-client.js";
 import { appendSubmission, finishLog, latestTrainingJobs, liveJobs, readSubmissions, slurmDir, SUBMISSION_FORMAT, SLURM_DIR } from "./slurm-record.js";
@@ -68,6 +71,8 @@ export interface SlurmEvalSubmission {
   kept: { training: string; job: string }[];
   /** Why nothing was submitted, when nothing was. */
   nothing: string | null;
+  /** Dry run: what it could not check because the dataset is not built yet, else null. */
+  unchecked: string | null;
 }
 
 const BIN = path.join(PACKAGE_ROOT, "bin", "diffx.js");
@@ -77,14 +82,14 @@ function diffxCommand(backend: string | undefined): string {
   return [process.execPath, BIN, ...(backend ? ["--backend", backend] : [])].map(shellQuote).join(" ");
 }
 
-function trainingNames(p: EvalPlan): string[] {
+function trainingNames(k: number, trainings: EvalPlan["trainings"]): string[] {
   const out: string[] = [];
-  for (let fold = 0; fold < p.plan.k; fold++) for (const t of p.trainings) out.push(`fold-${fold}/${t.name}`);
+  for (let fold = 0; fold < k; fold++) for (const t of trainings) out.push(`fold-${fold}/${t.name}`);
   return out;
 }
 
 /** The GPUs one training task holds: the largest train.devices among the eval's trainings. */
-function trainingGpus(p: EvalPlan, launcher: LauncherConfig): number | null {
+function trainingGpus(p: Pick<EvalPlan, "trainings">, launcher: LauncherConfig): number | null {
   if (launcher.gres !== "auto") return null;
   return Math.max(...p.trainings.map((t) => slurmGpuCount(t.config.train.devices, "train.devices")));
 }
@@ -143,7 +148,7 @@ export function finishScript(s: ScriptPlan): string {
 }
 
 /** The run folder a new eval would get (dry run: nothing is created). */
-function wouldBeRunDir(p: EvalPlan): string {
+function wouldBeRunDir(p: Pick<EvalPlan, "folderOptions" | "config">): string {
   if (p.folderOptions.runDir) return path.resolve(p.folderOptions.runDir);
   return path.join(p.folderOptions.runsRoot, `${p.config.name}-${utcStamp(new Date())}`);
 }
@@ -160,11 +165,11 @@ function sbatchCommand(file: string, dependency: string | null): string {
 }
 
 export function submitEvalToSlurm(o: SlurmEvalOptions): SlurmEvalSubmission {
-  if (!o.dryRun) requireSlurm("diffx eval --launcher slurm");
+  if (o.dryRun) return dryRun(o);
+  requireSlurm("diffx eval --launcher slurm");
   const p = planEval(o);
-  const names = trainingNames(p);
+  const names = trainingNames(p.plan.k, p.trainings);
   const gpus = trainingGpus(p, o.launcher);
-  if (o.dryRun) return dryRun(o, p, names, gpus);
 
   const { runDir, evalDir, manifest } = openEvalFolder(p);
   if (p.existing) o.progress.info(`continuing eval run ${runDir}`);
@@ -190,7 +195,7 @@ export function submitEvalToSlurm(o: SlurmEvalOptions): SlurmEvalSubmission {
     });
     const lastFinish = records.length ? records[records.length - 1].finish.job : null;
     const finishLive = lastFinish !== null && live.has(lastFinish);
-    const result: SlurmEvalSubmission = { runDir, dryRun: false, scripts: [], train: null, finish: null, finished, kept, nothing: null };
+    const result: SlurmEvalSubmission = { runDir, dryRun: false, scripts: [], train: null, finish: null, finished, kept, nothing: null, unchecked: null };
     if (submit.length === 0 && finishLive) {
       result.nothing = `every training is finished or queued/running, and the final job ${lastFinish} is ${live.get(lastFinish as string)?.toLowerCase()}`;
       return result;
@@ -244,7 +249,30 @@ export function submitEvalToSlurm(o: SlurmEvalOptions): SlurmEvalSubmission {
   }
 }
 
-function dryRun(o: SlurmEvalOptions, p: EvalPlan, names: string[], gpus: number | null): SlurmEvalSubmission {
+/**
+ * What a dry run needs of the plan. A generated dataset that is not built yet is not built by a
+ * dry run (it writes nothing): the scripts then follow the config's fold count, and the checks
+ * that need the pairs (enough pair groups for the folds) wait for the submission.
+ */
+type DryPlan = Pick<EvalPlan, "cwd" | "config" | "folderOptions" | "existing" | "trainings"> & { k: number; unchecked: string | null };
+
+function planDryRun(o: SlurmEvalOptions): DryPlan {
+  const cwd = path.resolve(o.cwd ?? process.cwd());
+  const folderOptions = { runsRoot: path.resolve(cwd, o.runsRoot ?? "runs"), runDir: o.runDir, resume: o.resume, fresh: o.fresh };
+  const { config, runDir } = locateEvalFolder(folderOptions, loadEvalConfig(o));
+  const dataset = config.dataset.kind === "folder" ? null : defaultDatasetDir(config.dataset, cwd);
+  if (dataset !== null && !fs.existsSync(dataset)) {
+    const unchecked = `the dataset ${path.relative(cwd, dataset) || dataset} is not built yet; the submission builds it here first and then checks the folds against its pairs`;
+    return { cwd, config, folderOptions, existing: runDir, trainings: resolveVariants(config).trainings, k: config.eval.folds, unchecked };
+  }
+  const p = planEval(o);
+  return { ...p, k: p.plan.k, unchecked: null };
+}
+
+function dryRun(o: SlurmEvalOptions): SlurmEvalSubmission {
+  const p = planDryRun(o);
+  const names = trainingNames(p.k, p.trainings);
+  const gpus = trainingGpus(p, o.launcher);
   const runDir = p.existing ?? wouldBeRunDir(p);
   const evalDir = path.join(runDir, EVAL_DIR);
   const finished = p.existing ? names.filter((n, i) => finishedTraining(path.join(evalDir, n), p.trainings[i % p.trainings.length].config.train.steps)) : [];
@@ -265,6 +293,7 @@ function dryRun(o: SlurmEvalOptions, p: EvalPlan, names: string[], gpus: number 
     finished,
     kept: [],
     nothing: null,
+    unchecked: p.unchecked,
   };
 }
 
