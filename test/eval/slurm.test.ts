@@ -123,7 +123,7 @@ test("--dry-run prints readable batch scripts (an array task per fold training, 
   for (const [name, text] of [["train", train], ["finish", finish]]) {
     const file = path.join(cwd, `${name}.sbatch`);
     fs.writeFileSync(file, text);
-    const check = spawnSync("bash", ["-n", file], { encoding: "utf8" });
+    const check = spawnSync("/bin/bash", ["-n", file], { encoding: "utf8" });
     assert.equal(check.status, 0, `${name}: ${check.stderr}`);
     fs.rmSync(file);
   }
