@@ -154,11 +154,16 @@ test("SIGKILL at seeded moments, half of them inside a checkpoint write: every s
   assert.equal(readCheckpoint(path.join(KILLED, "checkpoints", `step-${latest}`)).state.step, latest);
 });
 
+/** The pid on the first line of a run lock (the lines after it name the host and the Slurm job). */
+function lockPid(file: string): number {
+  return Number(fs.readFileSync(file, "utf8").split("\n")[0]);
+}
+
 test("two processes on one run folder: the second is refused by the lock, naming the first one's pid", async () => {
   // --resume twice
   const a = start(["train", "--resume", KILLED]);
   const lock = path.join(KILLED, ".lock");
-  assert.ok(await waitFor(() => fs.existsSync(lock) && fs.readFileSync(lock, "utf8").trim() === String(a.child.pid), a), a.out.stderr);
+  assert.ok(await waitFor(() => fs.existsSync(lock) && lockPid(lock) === a.child.pid, a), a.out.stderr);
   const b = runCli(["train", "--resume", KILLED], { cwd });
   assertRefused(b, { code: 2, message: [new RegExp(`runs/killed: in use by another diffx process \\(pid ${a.child.pid}\\)`)] }, "second --resume");
   // the first one goes on undisturbed; stop it with Ctrl-C once it has trained a step
@@ -172,7 +177,7 @@ test("two processes on one run folder: the second is refused by the lock, naming
   const dir = path.join(cwd, "runs", "shared");
   const c = start(["train", config, "--run-dir", dir]);
   const lock2 = path.join(dir, ".lock");
-  assert.ok(await waitFor(() => fs.existsSync(lock2) && fs.readFileSync(lock2, "utf8").trim() === String(c.child.pid), c), c.out.stderr);
+  assert.ok(await waitFor(() => fs.existsSync(lock2) && lockPid(lock2) === c.child.pid, c), c.out.stderr);
   const d = runCli(["train", config, "--run-dir", dir], { cwd });
   assertRefused(d, { code: 2, message: [new RegExp(`runs/shared: in use by another diffx process \\(pid ${c.child.pid}\\)`)] }, "second --run-dir");
   c.child.kill("SIGKILL");
