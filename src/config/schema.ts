@@ -193,7 +193,7 @@ export const launcherSchema = z
     kind: z.enum(["local", "slurm"]).default("local").describe("where eval trainings and `diffx train` run: local (processes on this machine) or slurm (sbatch jobs; the run folder must be on a filesystem the nodes share). `--launcher` overrides it"),
     partition: z.string().min(1).optional().describe("Slurm partition (sbatch --partition)"),
     time: z.string().regex(SLURM_TIME, "a Slurm time limit like 90, 4:00:00 or 1-12:00:00").optional().describe("time limit per job (sbatch --time)"),
-    gres: z.string().min(1).default("auto").describe("generic resources per job (sbatch --gres): auto = gpu:N for a training on N devices (train.devices, or --devices) and gpu:1 for the sampling/scoring job; none = no --gres (a CPU cluster); else passed as written, e.g. gpu:a100:8"),
+    gres: z.string().min(1).default("auto").describe("generic resources per job (sbatch --gres): auto = gpu:N for a training on N devices (train.devices, or --devices) and gpu:1 for the sampling/scoring job, no GPUs where engine.device is cpu; none = no --gres (a CPU cluster); else passed as written, e.g. gpu:a100:8"),
     cpus_per_task: posInt().optional().describe("CPU cores per job (sbatch --cpus-per-task); diffx then uses that many threads"),
     mem: z.string().regex(/^\d+[KMGT]?$/i, "a Slurm memory size like 16G or 8000M").optional().describe("memory per node (sbatch --mem)"),
     account: z.string().min(1).optional().describe("account to charge (sbatch --account)"),

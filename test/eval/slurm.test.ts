@@ -138,6 +138,11 @@ test("diffx train --launcher slurm --devices 8 --dry-run: one job holding 8 GPUs
   for (const line of ["#SBATCH --gres=gpu:8", "#SBATCH --nodes=1", "#SBATCH --ntasks=1", "#SBATCH --requeue"]) assert.ok(lines.includes(line), `${line}:\n${r.stdout}`);
   assert.match(r.stdout, /^ {2}exec \S+ \S+bin\/diffx\.js train --resume "\$RUN" --devices 8$/m);
   assert.match(r.stdout, /^ {2}exec \S+ \S+bin\/diffx\.js train "\$RUN\/slurm\/config\.yaml" --run-dir "\$RUN" --devices 8$/m);
+  // on the CPU (--device cpu, or engine.device: cpu) the job asks for no GPUs
+  const cpu = runCli(["train", CONFIG, "--launcher", "slurm", "--devices", "2", "--device", "cpu", "--dry-run"], { cwd });
+  assert.equal(cpu.code, 0, cpu.stderr);
+  assert.doesNotMatch(cpu.stdout, /--gres/);
+  assert.match(cpu.stdout, /^ {2}exec \S+ \S+bin\/diffx\.js train --resume "\$RUN" --devices 2 --device cpu$/m);
   assert.ok(!fs.existsSync(path.join(cwd, "runs")), "no run folder");
 });
 

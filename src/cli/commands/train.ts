@@ -60,7 +60,7 @@ export function registerTrain(program: Command): void {
       if (launcher.kind === "slurm") {
         if (stopAt !== undefined || threads !== undefined) throw new UsageError("--until-step and --threads are for a training run here; with --launcher slurm the job takes launcher.cpus_per_task threads and runs to the end");
         const { submitTrainingToSlurm } = await import("../../eval/launchers/slurm-train.js");
-        const s = submitTrainingToSlurm({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, devices: opts.devices, backend: g.backend, launcher, dryRun: opts.dryRun, progress: rep });
+        const s = submitTrainingToSlurm({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, devices: opts.devices, device: opts.device, backend: g.backend, launcher, dryRun: opts.dryRun, progress: rep });
         const human = s.dryRun
           ? `${scriptsText([s.script])}\n\ndry run: nothing was written or submitted\nrun: ${s.runDir}`
           : `submitted Slurm job ${s.job}\nrun: ${s.runDir}\nlog: ${shown(path.join(s.runDir, "slurm", `train-${s.job}.log`))}\nif the job ends early, continue with: diffx train --resume ${shown(s.runDir)} --launcher slurm`;

@@ -91,11 +91,14 @@ function trainingNames(k: number, trainings: EvalPlan["trainings"]): string[] {
 /** The GPUs one training task holds: the largest train.devices among the eval's trainings. */
 function trainingGpus(p: Pick<EvalPlan, "trainings">, launcher: LauncherConfig): number | null {
   if (launcher.gres !== "auto") return null;
-  return Math.max(...p.trainings.map((t) => slurmGpuCount(t.config.train.devices, "train.devices")));
+  const onGpu = p.trainings.filter((t) => t.config.engine.device !== "cpu");
+  return onGpu.length ? Math.max(...onGpu.map((t) => slurmGpuCount(t.config.train.devices, "train.devices"))) : null;
 }
 
 interface ScriptPlan {
   runDir: string;
+  /** engine.device is cpu: the final job asks for no GPU. */
+  sampleOnCpu: boolean;
   cwd: string;
   name: string;
   launcher: LauncherConfig;
@@ -140,7 +143,7 @@ export function finishScript(s: ScriptPlan): string {
       `Eval run: ${s.runDir}`,
     ],
     log: path.join(evalDir, SLURM_DIR, "logs", "finish-%j.log"),
-    gres: gresFor(s.launcher, 1),
+    gres: gresFor(s.launcher, s.sampleOnCpu ? null : 1),
     launcher: s.launcher,
     cwd: s.cwd,
     body: [`exec ${diffxCommand(s.backend)} task eval-finish ${shellQuote(s.runDir)}`],
@@ -212,7 +215,7 @@ export function submitEvalToSlurm(o: SlurmEvalOptions): SlurmEvalSubmission {
       if (lock?.job && !live.has(lock.job) && latest.get(jobs[index].job.rel)?.job === lock.job) fs.rmSync(path.join(jobs[index].job.dir, LOCK_FILE), { force: true });
     }
 
-    const s: ScriptPlan = { runDir, cwd: p.cwd, name: p.config.name, launcher: o.launcher, backend: o.backend };
+    const s: ScriptPlan = { runDir, cwd: p.cwd, name: p.config.name, launcher: o.launcher, backend: o.backend, sampleOnCpu: p.config.engine.device === "cpu" };
     fs.mkdirSync(path.join(slurmDir(evalDir), "logs"), { recursive: true });
     let trainJob: string | null = null;
     if (submit.length > 0) {
@@ -277,7 +280,7 @@ function dryRun(o: SlurmEvalOptions): SlurmEvalSubmission {
   const evalDir = path.join(runDir, EVAL_DIR);
   const finished = p.existing ? names.filter((n, i) => finishedTraining(path.join(evalDir, n), p.trainings[i % p.trainings.length].config.train.steps)) : [];
   const submit = names.map((_, i) => i).filter((i) => !finished.includes(names[i]));
-  const s: ScriptPlan = { runDir, cwd: p.cwd, name: p.config.name, launcher: o.launcher, backend: o.backend };
+  const s: ScriptPlan = { runDir, cwd: p.cwd, name: p.config.name, launcher: o.launcher, backend: o.backend, sampleOnCpu: p.config.engine.device === "cpu" };
   const scripts: ScriptFile[] = [];
   const trainFile = path.join(slurmDir(evalDir), "train.sbatch");
   if (submit.length) scripts.push({ file: trainFile, text: trainArrayScript(s, names, submit, gpus), command: sbatchCommand(trainFile, null) });

@@ -24,6 +24,7 @@ import { requireSlurm, sbatch } from "./slurm-client.js";
 import { slurmGpuCount } from "./slurm-devices.js";
 import { gresFor, renderSbatchScript, shellQuote } from "./slurm-script.js";
 import type { ScriptFile } from "./slurm-eval.js";
+import type { DeviceRequest } from "../../export/cuda-provider.js";
 
 export interface SlurmTrainOptions {
   configFile?: string;
@@ -33,6 +34,8 @@ export interface SlurmTrainOptions {
   runsRoot?: string;
   /** --devices (default train.devices). */
   devices?: string;
+  /** --device (default engine.device): cpu asks Slurm for no GPUs. */
+  device?: DeviceRequest;
   backend?: "tensorflow" | "wasm" | "cpu";
   launcher: LauncherConfig;
   dryRun?: boolean;
@@ -50,9 +53,9 @@ export interface SlurmTrainSubmission {
 
 export const SLURM_CONFIG = "slurm/config.yaml";
 
-export function trainJobScript(o: { runDir: string; cwd: string; config: Config; launcher: LauncherConfig; devices: string | null; gpus: number | null; backend?: string }): string {
+export function trainJobScript(o: { runDir: string; cwd: string; config: Config; launcher: LauncherConfig; devices: string | null; device?: DeviceRequest; gpus: number | null; backend?: string }): string {
   const diffx = [process.execPath, path.join(PACKAGE_ROOT, "bin", "diffx.js"), ...(o.backend ? ["--backend", o.backend] : [])].map(shellQuote).join(" ");
-  const extra = `${o.devices !== null ? ` --devices ${shellQuote(o.devices)}` : ""}${o.launcher.cpus_per_task !== undefined ? ' --threads "$SLURM_CPUS_PER_TASK"' : ""}`;
+  const extra = `${o.devices !== null ? ` --devices ${shellQuote(o.devices)}` : ""}${o.device !== undefined ? ` --device ${o.device}` : ""}${o.launcher.cpus_per_task !== undefined ? ' --threads "$SLURM_CPUS_PER_TASK"' : ""}`;
   return renderSbatchScript({
     jobName: `diffx-${o.config.name}`,
     about: [
@@ -100,9 +103,10 @@ export function submitTrainingToSlurm(o: SlurmTrainOptions): SlurmTrainSubmissio
     }
   }
   const devices = o.devices ?? null;
-  const gpus = o.launcher.gres === "auto" ? slurmGpuCount(o.devices ?? config.train.devices, o.devices !== undefined ? "--devices" : "train.devices") : null;
+  const onCpu = (o.device ?? config.engine.device) === "cpu";
+  const gpus = o.launcher.gres === "auto" && !onCpu ? slurmGpuCount(o.devices ?? config.train.devices, o.devices !== undefined ? "--devices" : "train.devices") : null;
   const file = path.join(runDir, "slurm", "train.sbatch");
-  const text = trainJobScript({ runDir, cwd, config, launcher: o.launcher, devices, gpus, backend: o.backend });
+  const text = trainJobScript({ runDir, cwd, config, launcher: o.launcher, devices, device: o.device, gpus, backend: o.backend });
   const command = ["sbatch", "--parsable", file].map(shellQuote).join(" ");
   if (o.dryRun) return { runDir, dryRun: true, script: { file, text, command }, job: null };
   try {
