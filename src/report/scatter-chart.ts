@@ -54,6 +54,7 @@ export function scatterChartSvg(points: ScatterPoint[], o: ScatterOptions): stri
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}${o.logX ? " (log)" : ""}</text>`);
   parts.push(`<text x="14" y="${H / 2}" text-anchor="middle" transform="rotate(-90 14 ${H / 2})">${esc(o.yLabel)}</text>`);
+  const placed: { x0: number; x1: number; y0: number; y1: number }[] = []; // label boxes drawn so far
   shown.forEach((p, i) => {
     const color = p.color ?? PALETTE[i % PALETTE.length];
     const X = px(p.x), Y = py(p.y);
@@ -68,9 +69,16 @@ export function scatterChartSvg(points: ScatterPoint[], o: ScatterOptions): stri
     }
     if (bars.length) parts.push(`<path d="${bars.join("")}" stroke="${color}" stroke-width="1.2" fill="none"/>`);
     parts.push(`<circle cx="${X.toFixed(1)}" cy="${Y.toFixed(1)}" r="5" fill="${color}"/>`);
-    // the label on the side with more room
+    // the label on the side with more room, above the point, or lower down where an earlier
+    // label already sits (variants of equal cost land on top of each other)
     const right = X < (m.l + W - m.r) / 2;
-    parts.push(`<text x="${(X + (right ? 9 : -9)).toFixed(1)}" y="${(Y - 7).toFixed(1)}" text-anchor="${right ? "start" : "end"}" fill="#333">${esc(p.name)}</text>`);
+    const width = 6.5 * p.name.length; // about 6.5 px per character at the chart's font size
+    const x0 = right ? X + 9 : X - 9 - width;
+    const box = (y: number) => ({ x0, x1: x0 + width, y0: y - 11, y1: y + 3 });
+    const overlaps = (b: ReturnType<typeof box>) => placed.some((q) => b.x0 < q.x1 && q.x0 < b.x1 && b.y0 < q.y1 && q.y0 < b.y1);
+    const y = [Y - 7, Y + 19, Y - 21, Y + 33, Y - 35].find((c) => !overlaps(box(c))) ?? Y - 7;
+    placed.push(box(y));
+    parts.push(`<text x="${(X + (right ? 9 : -9)).toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${right ? "start" : "end"}" fill="${color}">${esc(p.name)}</text>`);
   });
   parts.push(`</svg>`);
   return parts.join("\n");
