@@ -26,7 +26,7 @@ import { readManifest, writeManifest } from "../../runs/manifest.js";
 import { PACKAGE_ROOT } from "../../runs/version.js";
 import { defaultDatasetDir } from "../../data/build.js";
 import { locateEvalFolder } from "../eval-folder.js";
-import { checkDatasetUnchanged, EVAL_DIR, foldJobs, loadEvalConfig, openEvalFolder, planEval, writeFoldsFile, type EvalPlan } from "../run-eval.js";
+import { checkDatasetUnchanged, EVAL_DIR, foldJobs, loadEvalConfig, openEvalFolder, planEval, writeFoldsFile, type EvalOptions, type EvalPlan } from "../run-eval.js";
 import { resolveVariants } from "../variants.js";
 import { inspectTraining } from "../train-jobs.js";
 import { jobStates, requireSlurm, sbatch, scancel } from "./slurm-client.js";
@@ -34,20 +34,11 @@ import { appendSubmission, finishLog, latestTrainingJobs, liveJobs, readSubmissi
 import { gresFor, renderSbatchScript, shellQuote } from "./slurm-script.js";
 import { slurmGpuCount } from "./slurm-devices.js";
 
-export interface SlurmEvalOptions {
-  configFile?: string;
-  sets?: string[];
-  folds?: number;
-  resume?: string;
-  runDir?: string;
-  fresh?: boolean;
-  cwd?: string;
-  runsRoot?: string;
-  backend?: "tensorflow" | "wasm" | "cpu";
+/** What `diffx eval` takes (run-eval.ts), less what Slurm decides itself, plus the launcher. */
+export interface SlurmEvalOptions extends Pick<EvalOptions, "configFile" | "sets" | "folds" | "resume" | "runDir" | "fresh" | "cwd" | "runsRoot" | "backend" | "progress"> {
   launcher: LauncherConfig;
   /** Print the scripts, write and submit nothing. */
   dryRun?: boolean;
-  progress: ProgressSink;
 }
 
 export interface ScriptFile {
