@@ -9,16 +9,16 @@
  *
  *   node --import tsx bench/perceptual-logging.ts [configs/quickstart.yaml] [--cwd DIR-WITH-datasets/]
  */
-import * as tf from "@tensorflow/tfjs";
 import { loadConfig } from "../src/config/load.js";
 import { initBackend } from "../src/engine/backend.js";
 import { openDataset } from "../src/data/build.js";
 import { loadTrainingSet } from "../src/train/load-training-set.js";
 import { Tokenizer } from "../src/model/tokenizer.js";
 import { initParams } from "../src/model/params.js";
-import { forward, modelParamSpecs } from "../src/model/model.js";
+import { modelParamSpecs } from "../src/model/model.js";
 import { paramTensors, TfjsOps } from "../src/nn/tfjs-ops.js";
 import { stepInputs } from "../src/train/step-inputs.js";
+import { loggingDenoiser } from "../src/train/trainer.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { vlbOnBatch } from "../src/diffusion/vlb.js";
 import { Rng } from "../src/engine/rng.js";
@@ -40,23 +40,7 @@ const schedule = makeSchedule(config.diffusion);
 const count = Math.min(8, all.n);
 const rows = Array.from({ length: count }, (_, k) => k);
 const inputs = stepInputs(all, model, tok, config.seed, -1, rows, rows, schedule.T, 0, false);
-// the trainer's logging network: the batch, or several copies of it (level-major)
-const denoise = async (x: Float32Array, t: Float32Array): Promise<Float32Array> => {
-  const n = t.length;
-  const copies = n / count;
-  const out = tf.tidy(() =>
-    forward(ops, model, {
-      x: tf.tensor(x, [n, R, R, 3]),
-      t: tf.tensor(t, [n]),
-      cond: tf.ones([n]),
-      tokens: inputs.tokens ? tf.tile(tf.tensor(inputs.tokens, [count, model.max_tokens], "int32"), [copies, 1]) : undefined,
-      sketch: inputs.sketch ? tf.tile(tf.tensor(inputs.sketch, [count, R, R, 1]), [copies, 1, 1, 1]) : undefined,
-    }),
-  );
-  const d = (await out.data()) as Float32Array;
-  out.dispose();
-  return d;
-};
+const denoise = loggingDenoiser(ops, model, inputs, count); // the trainer's own logging network
 const vlbT = rows.map((k) => Math.floor(((k + 0.5) * schedule.T) / count));
 const vlbNoise = new Rng(config.seed, "vlb").normals(count * R * R * 3);
 let t0 = performance.now();

@@ -17,7 +17,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import type { Config } from "../config/schema.js";
+import type { Config, ModelConfig } from "../config/schema.js";
 import { RuntimeFailure } from "../errors.js";
 import type { ProgressSink } from "../engine/progress.js";
 import { makeSchedule, type NoiseSchedule } from "../diffusion/schedule.js";
@@ -35,7 +35,8 @@ import { Rng } from "../engine/rng.js";
 import { Adam, ADAM_DEFAULTS, globalNorm, updateEma } from "./optimizer.js";
 import { learningRate } from "./lr.js";
 import { nextBatch, type DataPosition } from "./batches.js";
-import { stepInputs } from "./step-inputs.js";
+import { stepInputs, type StepInputs } from "./step-inputs.js";
+import type { Ops } from "../nn/ops.js";
 import { OnnxGradientEngine, onnxThreadsPerWorker } from "./onnx-gradients.js";
 import type { OnnxDevice } from "../export/cuda-provider.js";
 import { startingWeights } from "./init.js";
@@ -108,6 +109,30 @@ export function initSeed(seed: number): number {
 }
 
 const VLB_BATCH = 8;
+
+/**
+ * The network on the logging batch (the KL term's and the perceptual loss's), conditioned:
+ * `count` pairs' tokens or sketches, tiled level-major when `t` holds several copies of the batch.
+ */
+export function loggingDenoiser(ops: Ops<tf.Tensor>, model: ModelConfig, batch: Pick<StepInputs, "tokens" | "sketch">, count: number): (x: Float32Array, t: Float32Array) => Promise<Float32Array> {
+  const R = model.resolution;
+  return async (x, t) => {
+    const n = t.length;
+    const copies = n / count;
+    const out = tf.tidy(() =>
+      forward(ops, model, {
+        x: tf.tensor(x, [n, R, R, 3]),
+        t: tf.tensor(t, [n]),
+        cond: tf.ones([n]),
+        tokens: batch.tokens ? tf.tile(tf.tensor(batch.tokens, [count, model.max_tokens], "int32"), [copies, 1]) : undefined,
+        sketch: batch.sketch ? tf.tile(tf.tensor(batch.sketch, [count, R, R, 1]), [copies, 1, 1, 1]) : undefined,
+      }),
+    );
+    const d = (await out.data()) as Float32Array;
+    out.dispose();
+    return d;
+  };
+}
 
 export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   const { config, data, reducer } = o;
@@ -295,23 +320,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
         const rec: MetricsRecord = { step, loss, lr, grad_norm: gnorm, steps_per_s: rate };
         if (step % cfg.eval_every === 0 || step === cfg.steps) {
           syncMirror();
-          // the network on the logging batch, conditioned; t.length rows: the batch, or several copies of it (level-major)
-          const denoise = async (x: Float32Array, t: Float32Array): Promise<Float32Array> => {
-            const n = t.length;
-            const copies = n / vlbCount;
-            const out = tf.tidy(() =>
-              forward(ops, model, {
-                x: tf.tensor(x, [n, R, R, 3]),
-                t: tf.tensor(t, [n]),
-                cond: tf.ones([n]),
-                tokens: vlbIn.tokens ? tf.tile(tf.tensor(vlbIn.tokens, [vlbCount, model.max_tokens], "int32"), [copies, 1]) : undefined,
-                sketch: vlbIn.sketch ? tf.tile(tf.tensor(vlbIn.sketch, [vlbCount, R, R, 1]), [copies, 1, 1, 1]) : undefined,
-              }),
-            );
-            const d = (await out.data()) as Float32Array;
-            out.dispose();
-            return d;
-          };
+          const denoise = loggingDenoiser(ops, model, vlbIn, vlbCount);
           const v = await vlbOnBatch(denoise, vlbIn.x0, vlbNoise, vlbT, schedule, config.diffusion.prediction);
           rec.kl_bpd = v.mean;
           if (perceptual) rec.perceptual = (await perceptual.measure(denoise)).mean;
