@@ -9,7 +9,7 @@
  * eval was submitted from (datasets/ and relative paths resolve as they did here).
  *
  * Locks: the submitter holds the eval's lock only while it prepares and submits; each array task
- * takes its own training folder's lock (as any training does) and the final job takes the eval
+ * takes its own training folder's lock (like every training) and the final job takes the eval
  * lock. A pid means nothing on another node, so the locks also name host and Slurm job, and before
  * resubmitting, the submitter clears locks left by this eval's own jobs that Slurm says have ended.
  * `diffx eval --resume` resubmits only trainings that are neither finished nor queued/running.
