@@ -32,6 +32,7 @@ import type { ProgressSink } from "../engine/progress.js";
 import { DiffxError, RuntimeFailure, UsageError } from "../errors.js";
 import { RUN_FILES, requireRunDir } from "./folder.js";
 import { gitCommit, lockfileHash, manifestPath, readManifest, type RunManifest } from "./manifest.js";
+import { describeOwner, lockOwner } from "./lock.js";
 import { DIFFX_VERSION } from "./version.js";
 import { checkRunFiles } from "./verify-files.js";
 import { compareJsonValues, compareOutputFile, MismatchList, type FileCompareContext } from "./verify-compare.js";
@@ -146,16 +147,8 @@ function plannedStages(o: VerifyOptions, m: RunManifest, runDir: string): Verify
 
 /** A run being written by a live diffx process cannot be verified. */
 function refuseLiveRun(runDir: string): void {
-  const lock = path.join(runDir, RUN_FILES.lock);
-  if (!fs.existsSync(lock)) return;
-  const pid = Number.parseInt(fs.readFileSync(lock, "utf8").trim(), 10);
-  if (!Number.isFinite(pid) || pid === process.pid) return;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return; // stale lock
-  }
-  throw new UsageError(`${runDir}: in use by another diffx process (pid ${pid}); verify it when that process has finished`);
+  const owner = lockOwner(runDir); // the run lock's own rule: alive here, or on another host
+  if (owner !== null) throw new UsageError(`${runDir}: in use by another diffx process (${describeOwner(owner)}); verify it when that process has finished`);
 }
 
 interface Session {
