@@ -25,6 +25,7 @@ import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { slurmUnavailable, startSlurmCluster, type SlurmCluster } from "../helpers/slurm-cluster.js";
 import type { EvalReport } from "../../src/report/report-types.js";
 import { lastLoggedStep, type EvalStatus } from "../../src/eval/status.js";
+import { alive } from "../helpers/process.js";
 
 const CONFIG = path.join(ROOT, "configs", "ci-tiny.yaml");
 const ONNX = path.join(ROOT, "test", "fixtures", "metrics", "onnx", "rgb-conv.onnx");
@@ -266,12 +267,3 @@ test("diffx train --launcher slurm --devices 2: one job runs the data-parallel t
   const bin = (d: string) => fs.readFileSync(path.join(d, "checkpoints", "step-8", "params.bin"));
   assert.deepEqual(bin(run), bin(localRun), "the weights of the uninterrupted local run");
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

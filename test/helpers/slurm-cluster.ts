@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { alive } from "./process.js";
 
 export interface SlurmCluster {
   dir: string;
@@ -50,15 +51,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function idOf(flag: "-u" | "-g", user: string): number {
   return Number(spawnSync("id", [flag, user], { encoding: "utf8" }).stdout.trim());
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function stopPid(pid: number | null, ms = 10_000): Promise<void> {

@@ -13,6 +13,7 @@ import { RuntimeFailure } from "../../src/errors.js";
 import { resolveDevices, type GpuInfo, type WorkerDevice } from "../../src/train/parallel/devices.js";
 import { startWorkers, type WorkerPool } from "../../src/train/parallel/pool.js";
 import { fixtureArray, type FixtureResult } from "./fixtures/allreduce-worker.js";
+import { alive } from "../helpers/process.js";
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "allreduce-worker.ts");
 const EXEC_ARGV = ["--import", "tsx"];
@@ -45,15 +46,6 @@ function start(workers: WorkerDevice[], args: string[], extra: StartExtra = {}):
     onMessage: extra.onMessage,
     signal: extra.signal,
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function assertNoSurvivors(pool: WorkerPool): void {
