@@ -194,7 +194,14 @@ describe("diffx pretrain and train.init", () => {
       assert.equal(q.train.init, `base:${name}`);
       assert.deepEqual(q.model, base.model, `${file}'s model is the base's`);
       const { config: p } = loadConfig(path.join(ROOT, "configs", `pretrain-${name}.yaml`));
-      assert.equal((base.meta as unknown as { corpus: { seed: number } }).corpus.seed, p.dataset.seed, "made by its pretraining config");
+      // made by its pretraining config: what decides the weights is recorded in the base and equal
+      // to the config (the config hash itself moves whenever a default outside training changes)
+      const meta = base.meta as unknown as { corpus: { seed: number; n: number; image_size: number }; heldout: { seed: number; n: number }; pretraining: { seed: number; steps: number; batch_size: number; lr: number; ema: number } };
+      assert.deepEqual(
+        { corpus: [meta.corpus.seed, meta.corpus.n, meta.corpus.image_size], heldout: [meta.heldout.seed, meta.heldout.n], seed: meta.pretraining.seed, steps: meta.pretraining.steps, batch: meta.pretraining.batch_size, lr: meta.pretraining.lr, ema: meta.pretraining.ema },
+        { corpus: [p.dataset.seed, p.dataset.n, p.dataset.image_size], heldout: [p.pretrain?.heldout_seed, p.pretrain?.heldout_n], seed: p.seed, steps: p.train.steps, batch: p.train.batch_size, lr: p.train.lr, ema: p.train.ema },
+        `${name} was made by configs/pretrain-${name}.yaml`,
+      );
     }
   });
 
