@@ -31,7 +31,19 @@ function describeWriteError(target: string, err: unknown): WriteFailure {
   if (code === "ENOSPC" || code === "EDQUOT") return new WriteFailure(`disk full while writing ${target} (${code}); the previous file, if any, is unchanged`, target, code);
   if (code === "EACCES" || code === "EPERM") return new WriteFailure(`permission denied writing ${target}`, target, code);
   if (code === "EROFS") return new WriteFailure(`read-only file system: cannot write ${target}`, target, code);
+  if (code === "EEXIST" || code === "ENOTDIR") {
+    const file = fileInThePath(path.dirname(target));
+    if (file) return new WriteFailure(`cannot write ${target}: ${file} is a file, not a folder`, target, code);
+  }
   return new WriteFailure(`cannot write ${target}: ${e && e.message ? e.message : String(err)}`, target, code);
+}
+
+/** The nearest existing path on the way to `dir` if it is a file (what makes mkdir fail), else null. */
+function fileInThePath(dir: string): string | null {
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    if (fs.existsSync(p)) return fs.statSync(p).isDirectory() ? null : p;
+    if (path.dirname(p) === p) return null;
+  }
 }
 
 /** Write `data` to `target` atomically (temp file + fsync + rename). Creates parent folders. */

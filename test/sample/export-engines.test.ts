@@ -101,7 +101,7 @@ test("export writes model.onnx + model.json into RUN/export, says what it wrote,
   }
 });
 
-test("export --no-ema --out FILE; a run without checkpoints exits 1, an unknown run 2", () => {
+test("export --no-ema --out FILE; a run without checkpoints or an --out under a file exits 1, an unknown run 2", () => {
   const file = path.join(cwd, "raw", "net.onnx");
   const r = cli(["--json", "export", RUN, "--no-ema", "--out", file]);
   assert.equal(r.code, 0, r.stderr);
@@ -122,6 +122,13 @@ test("export --no-ema --out FILE; a run without checkpoints exits 1, an unknown 
   const unknown = cli(["export", path.join(cwd, "runs", "nope")]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /runs\/nope: no such run folder/);
+  // --out under a path that is a file: one line naming that file, nothing written
+  const blocker = path.join(cwd, "afile");
+  fs.writeFileSync(blocker, "x");
+  const underFile = cli(["export", RUN, "--out", path.join(blocker, "m.onnx")]);
+  assert.equal(underFile.code, 1);
+  assert.equal(underFile.stderr.trim(), `diffx: cannot write ${path.join(blocker, "m.onnx")}: ${blocker} is a file, not a folder`);
+  assert.equal(fs.readFileSync(blocker, "utf8"), "x");
 });
 
 test("tfjs vs onnxruntime on the trained run: forward within 1e-4 relative, full guided DDIM sample within 1e-3 max abs", async (t) => {
