@@ -32,6 +32,7 @@ import { checkOutDir, claimOutDir, type ClaimedOutDir } from "./out-dir.js";
 import { recordRunOutputs, type RecordResult } from "./record-outputs.js";
 import { badOption, openRun, type RunInfo } from "./run-model.js";
 import { resolveConditions, type ResolvedConditions } from "./sample-conditions.js";
+import { GRID_FILE, SAMPLES_FILE } from "./sample-folder.js";
 
 export interface SampleRunOptions {
   run: string;
@@ -126,8 +127,7 @@ export interface SampleRunResult {
   runManifest: RecordResult;
 }
 
-export const SAMPLES_FILE = "samples.jsonl";
-export const GRID_FILE = "grid.png";
+export { SAMPLES_FILE, GRID_FILE };
 /** Samples shown in grid.png (8 rows of 8): the only images kept in memory, so N is not bounded by them. */
 export const GRID_MAX = 64;
 
