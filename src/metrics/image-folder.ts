@@ -1,4 +1,8 @@
-/** Image folders for FID/KID: every PNG/JPEG directly inside a folder, in file-name order. */
+/**
+ * Image folders for FID/KID: every PNG/JPEG directly inside a folder, in file-name order; in a
+ * folder written by `diffx sample` (it holds samples.jsonl), the samples its records name, so
+ * its grid.png (a mosaic of the first 64) is not scored as one more image.
+ */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressSink } from "../engine/progress.js";
@@ -6,6 +10,7 @@ import { silentProgress } from "../engine/progress.js";
 import { readAnyImage } from "../engine/image.js";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import type { FeatureExtractor } from "./extractor.js";
+import { SAMPLES_FILE } from "../sample/sample-folder.js";
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);
 
@@ -23,7 +28,27 @@ export function listImageFiles(dir: string): string[] {
     .map((n) => path.join(dir, n))
     .filter((f) => fs.statSync(f).isFile());
   if (files.length === 0) throw new UsageError(`${dir}: no .png/.jpg/.jpeg images in this folder`);
-  return files;
+  const listed = sampleFolderFiles(dir);
+  return listed ? files.filter((f) => listed.has(path.basename(f))) : files;
+}
+
+/** The image names a `diffx sample` folder's samples.jsonl records, or null for any other folder. */
+function sampleFolderFiles(dir: string): Set<string> | null {
+  const file = path.join(dir, SAMPLES_FILE);
+  if (!fs.existsSync(file)) return null;
+  const names = new Set<string>();
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${file}: a line is not JSON; this folder's samples cannot be told from its other images`);
+    }
+    const name = (record as { file?: unknown }).file;
+    if (typeof name === "string") names.add(path.basename(name));
+  }
+  return names;
 }
 
 /** Features of every image in `dir`, read and extracted `batchSize` images at a time. */

@@ -69,7 +69,7 @@ test("fid --json on .npy files; --bootstrap 0 drops the intervals; human output 
   assert.match(h.stderr, /warning: n_a = 12 and n_b = 15 below the feature dimension 64/);
 });
 
-test("fid on image folders with --features onnx:PATH matches numpy features end to end (PNG and JPEG)", async () => {
+test("fid on image folders with --features onnx:PATH matches numpy features end to end (PNG and JPEG; a sample folder's grid.png left out)", async () => {
   const images: Image[] = onnxFixture.images.map((im) => ({ width: im.width, height: im.height, channels: 3, data: Uint8Array.from(im.rgb) }));
   const fa = path.join(dir, "imgs-a"), fb = path.join(dir, "imgs-b");
   onnxFixture.folders.a.forEach((i) => writePng(path.join(fa, `img-${i}.png`), images[i]));
@@ -83,6 +83,17 @@ test("fid on image folders with --features onnx:PATH matches numpy features end 
   assert.ok(relErr(out.kid as number, onnxFixture.folders.kid_full_set) < 1e-4, `${out.kid} vs ${onnxFixture.folders.kid_full_set}`);
   assert.deepEqual([out.n_a, out.n_b, out.dims], [5, 5, 4]);
   assert.match(out.features as string, /^onnx:.*rgb-conv\.onnx: ONNX model .*half-pixel bilinear.*\[-1,1\]/);
+
+  // a folder written by `diffx sample`: its samples.jsonl names the samples, so grid.png is not one
+  const fs_ = path.join(dir, "imgs-sample-folder");
+  fs.cpSync(fa, fs_, { recursive: true });
+  writePng(path.join(fs_, "grid.png"), images[onnxFixture.folders.b[0]]);
+  fs.writeFileSync(path.join(fs_, "samples.jsonl"), onnxFixture.folders.a.map((i) => JSON.stringify({ file: `img-${i}.png`, index: i }) + "\n").join(""));
+  const sf = runCli(["fid", fs_, fb, "--features", `onnx:${model}`, "--input-size", "8", "--normalize", "[-1,1]", "--output-name", "features", "--json", "--bootstrap", "0"]);
+  assert.equal(sf.code, 0, sf.stderr);
+  const sfOut = JSON.parse(sf.stdout) as Record<string, number>;
+  assert.equal(sfOut.n_a, 5, "grid.png is not counted");
+  assert.ok(relErr(sfOut.fid, onnxFixture.folders.fid) < 1e-4, `${sfOut.fid} vs ${onnxFixture.folders.fid}`);
 
   const fj = path.join(dir, "imgs-jpeg");
   fs.mkdirSync(fj);
