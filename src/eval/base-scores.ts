@@ -24,10 +24,10 @@ import { writeNpy } from "./npy.js";
 
 export const BASE_EVAL_DIR = "base-eval";
 
-/** The procedural held-out set of a pretraining config (a dataset config of its own). */
+/** The procedural held-out set of a pretraining config (a dataset config of its own, named with its n so another heldout_n builds beside it). */
 export function heldOutDataset(config: Config): DatasetConfig {
   const pre = requirePretrain(config, config.name);
-  return { ...config.dataset, name: `${config.dataset.name}-heldout`, n: pre.heldout_n, seed: pre.heldout_seed };
+  return { ...config.dataset, name: `${config.dataset.name}-heldout-${pre.heldout_n}`, n: pre.heldout_n, seed: pre.heldout_seed };
 }
 
 export interface BaseScores {

@@ -84,6 +84,11 @@ describe("diffx pretrain and train.init", () => {
     assert.ok(ma.scores.fid > 0 && ma.scores.text_control !== null, "scored like an eval cell, with text control");
     // the tokenizer was built from the corpus's English and Chinese captions
     assert.ok(ma.tokenizer.vocab.some((t: string) => /\p{Script=Han}/u.test(t)) && ma.tokenizer.vocab.includes("painting"));
+    // another held-out size in the same folder builds its own held-out set beside the first
+    const c = runCli(["pretrain", config, "--set", "pretrain.heldout_n=4", "--run-dir", path.join(work, "run-c"), "--out", path.join(work, "other4", "tiny"), "--quiet", "--json"], { cwd: work });
+    assert.equal(c.code, 0, c.stderr);
+    const mc = JSON.parse(fs.readFileSync(path.join(work, "other4", "tiny", "base.json"), "utf8"));
+    assert.deepEqual([mc.weights.sha256, mc.scores.n_generated], [ma.weights.sha256, 4]);
 
     const list = runCli(["base", "list", "--json"], { env });
     assert.equal(list.code, 0, list.stderr);
