@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { DiffxError, RuntimeFailure, UsageError } from "../errors.js";
 import { WriteFailure, writeFileAtomic, writeJsonAtomic } from "../engine/atomic.js";
 import { makeManifest, MANIFEST_FILE, PAIRS_FILE, readManifest, serializePairs, verifyDataset, type DatasetKind, type GeneratedPair, type GeneratorInfo } from "./dataset.js";
+import { makeDirs } from "../engine/make-dirs.js";
 
 export interface DatasetContent {
   kind: DatasetKind;
@@ -110,7 +111,7 @@ export function writeDataset(outDir: string, content: DatasetContent, opts: { fo
   const base = path.basename(dir);
   const stage = path.join(parent, `.${base}.tmp-${process.pid}-${stageCounter++}`);
   try {
-    fs.mkdirSync(stage, { recursive: true });
+    makeDirs(stage);
     for (const [rel, bytes] of files) writeFileAtomic(path.join(stage, rel), bytes);
     writeJsonAtomic(path.join(stage, MANIFEST_FILE), manifest);
   } catch (err) {

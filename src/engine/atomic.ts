@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RuntimeFailure } from "../errors.js";
+import { makeDirs } from "./make-dirs.js";
 
 let counter = 0;
 
@@ -51,7 +52,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${counter++}`);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     if (faultInjector) faultInjector(target);
     const fd = fs.openSync(tmp, "w");
     try {

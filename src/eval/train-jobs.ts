@@ -23,6 +23,7 @@ import { RUN_FILES } from "../runs/folder.js";
 import { childInOwnGroup } from "../runs/slurm-job.js";
 import { PACKAGE_ROOT } from "../runs/version.js";
 import { runTraining, SPLIT_FILE } from "../train/run.js";
+import { makeDirs } from "../engine/make-dirs.js";
 
 export interface TrainJob {
   fold: number;
@@ -86,7 +87,7 @@ export function inspectTraining(job: TrainJob, hash: string): TrainingState {
 
 /** Before a new run: the folder with the fold's split in it. */
 function prepareNewRun(job: TrainJob): void {
-  fs.mkdirSync(job.dir, { recursive: true });
+  makeDirs(job.dir);
   writeJsonAtomic(path.join(job.dir, SPLIT_FILE), job.split);
 }
 

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import { inUseError, lockOwner, LOCK_FILE } from "./lock.js";
+import { makeDirs } from "../engine/make-dirs.js";
 
 export const RUN_FILES = {
   config: "config.yaml",
@@ -48,7 +49,8 @@ export function createRunDir(runsRoot: string, name: string, explicitDir?: strin
 /** mkdir with a clear message; false when `dir` exists and `existingOk` is false. */
 function mkdir(dir: string, existingOk: boolean): boolean {
   try {
-    fs.mkdirSync(dir, { recursive: existingOk });
+    if (existingOk) makeDirs(dir);
+    else fs.mkdirSync(dir);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

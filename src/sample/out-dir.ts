@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import { RUN_FILES } from "../runs/folder.js";
 import { describeOwner, LOCK_FILE, lockOwner, lockRun } from "../runs/lock.js";
+import { makeDirs } from "../engine/make-dirs.js";
 
 /** Throws (UsageError) when an explicit `--out` cannot take new samples; call before heavy work. */
 export function checkOutDir(out: string | undefined): void {
@@ -23,7 +24,7 @@ export function checkOutDir(out: string | undefined): void {
 
 function makeDir(dir: string, out: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOSPC") throw new RuntimeFailure(`--out ${out}: disk full while creating the folder (ENOSPC)`);
@@ -63,7 +64,7 @@ export function claimOutDir(runDir: string, out: string | undefined, name: strin
     return { dir, release };
   }
   const root = path.join(runDir, RUN_FILES.samples);
-  fs.mkdirSync(root, { recursive: true });
+  makeDirs(root);
   for (let k = 1; k < 10000; k++) {
     const dir = path.join(root, k === 1 ? name : `${name}-${k}`);
     try {

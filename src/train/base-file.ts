@@ -25,6 +25,7 @@ import { RuntimeFailure, UsageError } from "../errors.js";
 import { modelParamSpecs } from "../model/model.js";
 import { checkParams, paramBytes, paramSize, paramsFromBytes, type ParamMap } from "../model/params.js";
 import { Tokenizer, type TokenizerJson } from "../model/tokenizer.js";
+import { makeDirs } from "../engine/make-dirs.js";
 
 export const BASE_FORMAT = "diffx-base/1";
 export const BASE_WEIGHTS_FILE = "weights.bin";
@@ -85,7 +86,7 @@ export function writeBase(dir: string, params: ParamMap, p: BaseProvenance): Bas
   const specs = modelParamSpecs(p.model, vocab);
   checkParams(specs, params, `base ${p.name}`);
   const bytes = paramBytes(params, specs.map((s) => s.name), `base ${p.name}`);
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   writeFileAtomic(path.join(dir, BASE_WEIGHTS_FILE), bytes);
   const meta: BaseMeta = {
     format: BASE_FORMAT,

@@ -11,6 +11,7 @@ import { WriteFailure, writeFileAtomic, writeJsonAtomic } from "../engine/atomic
 import { RuntimeFailure } from "../errors.js";
 import type { ParamMap } from "../model/params.js";
 import type { AdapterState } from "./adapter.js";
+import { makeDirs } from "../engine/make-dirs.js";
 
 export const CHECKPOINT_FORMAT = "diffx-checkpoint/1";
 const KEEP = 3;
@@ -97,9 +98,9 @@ export function writeCheckpoint(runDir: string, ckpt: Omit<Checkpoint, "dir">): 
   const final = checkpointDir(runDir, ckpt.state.step);
   const tmp = path.join(root, `.step-${ckpt.state.step}.tmp-${process.pid}`);
   try {
-    fs.mkdirSync(root, { recursive: true });
+    makeDirs(root);
     removeLeftovers(root);
-    fs.mkdirSync(tmp, { recursive: true });
+    makeDirs(tmp);
     for (const [name, map] of [["params", ckpt.params], ["ema", ckpt.ema], ["adam_m", ckpt.adamM], ["adam_v", ckpt.adamV]] as const) {
       const { bin, index } = packTensors(map);
       writeFileAtomic(path.join(tmp, `${name}.bin`), bin);

@@ -92,6 +92,11 @@ test("train into a --run-dir that already holds a run: exit 2", () => {
   refused("run-dir taken", ["train", textConfig, "--run-dir", TEXT], { code: 2, message: [/runs\/text: already holds a run; choose another --run-dir or use --resume/] });
 });
 
+test("train into a --run-dir the file system refuses (under /proc): exit 1 at once, not Node's endless recursive mkdir", { skip: !fs.existsSync("/proc/self") && "no /proc here" }, () => {
+  const r = runCli(["train", textConfig, "--run-dir", "/proc/diffx-no-such-folder"], { cwd, timeoutMs: 60_000 });
+  assertRefused(r, { code: 1, message: [/cannot create \/proc\/diffx-no-such-folder \(ENOENT\)/] }, "run-dir under /proc");
+});
+
 test("sample: a prompt for a sketch model", () => {
   refused("prompt for sketch model", ["sample", SKETCH, "--prompt", "a red chair"], { code: 2, message: [/--prompt: this run's model is sketch-conditioned \(model\.conditioning: sketch\)/] });
 });

@@ -33,6 +33,7 @@ import { jobStates, requireSlurm, sbatch, scancel } from "./slurm-client.js";
 import { appendSubmission, finishLog, latestTrainingJobs, liveJobs, readSubmissions, slurmDir, SUBMISSION_FORMAT, SLURM_DIR } from "./slurm-record.js";
 import { gresFor, renderSbatchScript, shellQuote } from "./slurm-script.js";
 import { slurmGpuCount } from "./slurm-devices.js";
+import { makeDirs } from "../../engine/make-dirs.js";
 
 /** What `diffx eval` takes (run-eval.ts), less what Slurm decides itself, plus the launcher. */
 export interface SlurmEvalOptions extends Pick<EvalOptions, "configFile" | "sets" | "folds" | "resume" | "runDir" | "fresh" | "cwd" | "runsRoot" | "backend" | "progress"> {
@@ -207,7 +208,7 @@ export function submitEvalToSlurm(o: SlurmEvalOptions): SlurmEvalSubmission {
     }
 
     const s: ScriptPlan = { runDir, cwd: p.cwd, name: p.config.name, launcher: o.launcher, backend: o.backend, sampleOnCpu: p.config.engine.device === "cpu" };
-    fs.mkdirSync(path.join(slurmDir(evalDir), "logs"), { recursive: true });
+    makeDirs(path.join(slurmDir(evalDir), "logs"));
     let trainJob: string | null = null;
     if (submit.length > 0) {
       const file = path.join(slurmDir(evalDir), "train.sbatch");

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { UsageError } from "../../errors.js";
 import { ownSlurmJob } from "../../runs/slurm-job.js";
 import { isLive, jobStates } from "./slurm-client.js";
+import { makeDirs } from "../../engine/make-dirs.js";
 
 export const SLURM_DIR = "slurm";
 export const SUBMISSIONS_FILE = "jobs.jsonl";
@@ -50,7 +51,7 @@ export function readSubmissions(evalDir: string): SubmissionRecord[] {
 
 /** Appended with one write (a line is never half there for a reader that stops at the last newline). */
 export function appendSubmission(evalDir: string, r: SubmissionRecord): void {
-  fs.mkdirSync(slurmDir(evalDir), { recursive: true });
+  makeDirs(slurmDir(evalDir));
   fs.appendFileSync(path.join(slurmDir(evalDir), SUBMISSIONS_FILE), JSON.stringify(r) + "\n");
 }
 

@@ -19,6 +19,7 @@ import { sha256 } from "../../engine/hash.js";
 import { RuntimeFailure } from "../../errors.js";
 import { checkParams, paramBytes, paramSize, paramsFromBytes, type ParamMap } from "../../model/params.js";
 import { networkSpecs } from "./network.js";
+import { makeDirs } from "../../engine/make-dirs.js";
 
 export const MODEL_FORMAT = "diffx-domain-features/1";
 export const WEIGHTS_FILE = "weights.bin";
@@ -81,7 +82,7 @@ export function writeDomainModel(dir: string, params: ParamMap, meta: Omit<z.inf
   const specs = networkSpecs(meta.heads);
   checkParams(specs, params, "domain network");
   const bytes = paramBytes(params, specs.map((s) => s.name), "domain network");
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   writeFileAtomic(path.join(dir, WEIGHTS_FILE), bytes);
   const full: DomainModelMeta = {
     ...meta,
