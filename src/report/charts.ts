@@ -29,7 +29,7 @@ export function perFoldChart(r: EvalReport, metric: "fid" | "kid"): string {
   const floor = r.cv.folds.filter((f) => f.real_floor).map((f): [number, number] => [f.fold, f.real_floor![metric]]);
   if (floor.length) series.push({ name: "real vs real floor", points: floor, color: "#777", dashed: true });
   const label = metric === "fid" ? "FID" : "KID";
-  return lineChartSvg(series, { title: `${label} per fold (lower is better; dashed: real-vs-real floor)`, xLabel: "fold", yLabel: label, width: 560, height: 300 });
+  return lineChartSvg(series, { title: `${label} per fold (lower is better; dashed: real-vs-real floor)`, xLabel: "fold", yLabel: label, width: 560, height: 300, integerX: true });
 }
 
 /** Training loss (log scale) of every fold training. */

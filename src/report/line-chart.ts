@@ -19,6 +19,8 @@ export interface ChartOptions {
   width?: number;
   height?: number;
   logY?: boolean;
+  /** Whole-number x ticks only (folds, counts): no "0.5" between fold 0 and fold 1. */
+  integerX?: boolean;
 }
 
 export const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
@@ -73,7 +75,8 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${esc(o.title)}</text>`);
-  for (const t of niceTicks(x0, x1)) parts.push(`<line x1="${px(t)}" y1="${H - m.b}" x2="${px(t)}" y2="${H - m.b + 4}" stroke="#333"/><text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(t)}</text>`);
+  const xTicks = o.integerX ? niceTicks(x0, x1).filter(Number.isInteger) : niceTicks(x0, x1);
+  for (const t of xTicks) parts.push(`<line x1="${px(t)}" y1="${H - m.b}" x2="${px(t)}" y2="${H - m.b + 4}" stroke="#333"/><text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(t)}</text>`);
   for (const t of niceTicks(y0, y1)) {
     const label = o.logY ? fmt(Math.pow(10, t)) : fmt(t);
     parts.push(`<line x1="${m.l}" y1="${py(t)}" x2="${W - m.r}" y2="${py(t)}" stroke="#eee"/><text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${label}</text>`);

@@ -58,6 +58,9 @@ test("writeEvalReport: report.json is the source; md and html show its numbers; 
   assert.deepEqual(fs.readdirSync(path.join(dir, "plots")).sort(), plots.map((p) => `${p}.svg`).sort());
   for (const p of plots) assert.ok(html.includes(fs.readFileSync(path.join(dir, "plots", `${p}.svg`), "utf8")), `${p}.svg shown in report.html`);
   assert.equal((html.match(/<svg /g) ?? []).length, plots.length);
+  // the per-fold charts' x axis names whole folds only (0, 1, 2; no 0.5)
+  const foldSvg = fs.readFileSync(path.join(dir, "plots", "fid-per-fold.svg"), "utf8");
+  assert.deepEqual([...foldSvg.matchAll(/<text x="[\d.]+" y="272" text-anchor="middle">([^<]*)<\/text>/g)].map((t) => t[1]), ["0", "1", "2"]);
   for (const p of plots) assert.ok(md.includes(`](plots/${p}.svg)`), `report.md links plots/${p}.svg`);
   // the cost plots: one labelled point per variant with its NFE
   const costFid = fs.readFileSync(path.join(dir, "plots", "cost-fid.svg"), "utf8");
