@@ -32,6 +32,8 @@ export interface OnnxSessionOptions {
   device?: OnnxDevice;
   /** Let idle intra-op threads busy-wait for the next operator (default: only when the machine is not busy, see spinByDefault). */
   spinning?: boolean;
+  /** Keep onnxruntime's CPU memory arena (default true). Off, memory is freed after each run instead of held by the arena. */
+  memoryArena?: boolean;
 }
 
 export interface OnnxSession {
@@ -61,10 +63,10 @@ export function spinByDefault(cpus: number, load: number): boolean {
 /**
  * onnxruntime's session options for `device`: graph optimisation "all", `threads` intra-op
  * threads (sleeping or spinning when idle), one inter-op thread, sequential execution, the CPU
- * arena and memory pattern; on CUDA the CUDA provider on GPU `deviceId` (nodes it cannot run fall
+ * arena (unless `memoryArena` is false) and memory pattern; on CUDA the CUDA provider on GPU `deviceId` (nodes it cannot run fall
  * back to the CPU provider inside the session).
  */
-export function sessionOptions(device: OnnxDevice, threads: number, spinning: boolean): ort.InferenceSession.SessionOptions {
+export function sessionOptions(device: OnnxDevice, threads: number, spinning: boolean, memoryArena = true): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
@@ -72,7 +74,7 @@ export function sessionOptions(device: OnnxDevice, threads: number, spinning: bo
     executionMode: "sequential",
     // the arena and the memory pattern (onnxruntime's defaults, stated): buffers planned once
     // and reused by every run of the same shapes
-    enableCpuMemArena: true,
+    enableCpuMemArena: memoryArena,
     enableMemPattern: true,
     extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
     ...(device.provider === "cuda"
@@ -90,7 +92,7 @@ export async function createOnnxSession(model: string | Uint8Array, options: Onn
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`onnxruntime threads must be a positive integer, got ${threads}`);
   const device = options.device ?? CPU_DEVICE;
   const spinning = options.spinning ?? spinByDefault(os.availableParallelism(), os.loadavg()[0] ?? 0);
-  const opts = sessionOptions(device, threads, spinning);
+  const opts = sessionOptions(device, threads, spinning, options.memoryArena ?? true);
   let session: ort.InferenceSession;
   try {
     session = typeof model === "string" ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
