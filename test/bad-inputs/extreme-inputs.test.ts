@@ -14,10 +14,9 @@ import { ROOT, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { fid } from "../../src/metrics/fid.js";
 import { lineChartSvg } from "../../src/report/line-chart.js";
 import { parseNpy } from "../../src/metrics/feature-files.js";
-import { artImportFolder, assertRefused, assertUntouched, bombPng, goodPng, npyFloat32, TEXT_BODY, withDataset, writeConfig } from "./helpers.js";
+import { artImportFolder, assertRefused, assertUntouched, bombPng, goodPng, npyFloat32, rehashDatasetManifest, TEXT_BODY, withDataset, writeConfig } from "./helpers.js";
 import { assertClose } from "../stats/helpers.js";
 import { PNG } from "pngjs";
-import { createHash } from "node:crypto";
 
 const FIX = path.join(ROOT, "test", "fixtures", "extreme");
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, "expected.json"), "utf8")) as {
@@ -68,20 +67,12 @@ function scaledFeatures(name: string, scale: number): string {
   return input(`${name.replace(".npy", "")}-x${scale}.npy`, Buffer.concat([pre, Buffer.from(header, "latin1"), data]));
 }
 
-function sha(b: Buffer | string): string {
-  return createHash("sha256").update(b).digest("hex");
-}
-
 /** A copy of the built dataset with one file changed by `edit` and the manifest re-hashed, so only the content is odd. */
 function derivedDataset(name: string, edit: (dir: string) => void): string {
   const dir = path.join(cwd, "hand", name);
   fs.cpSync(DATASET, dir, { recursive: true });
   edit(dir);
-  const mf = path.join(dir, "manifest.json");
-  const m = JSON.parse(fs.readFileSync(mf, "utf8")) as { files: Record<string, string>; hash: string };
-  for (const rel of Object.keys(m.files)) m.files[rel] = sha(fs.readFileSync(path.join(dir, rel)));
-  m.hash = sha(Object.keys(m.files).sort().map((p) => `${m.files[p]}  ${p}\n`).join(""));
-  fs.writeFileSync(mf, JSON.stringify(m, null, 2) + "\n");
+  rehashDatasetManifest(dir);
   return dir;
 }
 

@@ -181,3 +181,13 @@ export function runCliAsync(args: string[], cwd: string): Promise<CliResult> {
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** Re-hash a dataset folder's manifest after a hand edit (the file sha256s and the dataset hash), so only the content is odd. */
+export function rehashDatasetManifest(dir: string): void {
+  const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
+  const mf = path.join(dir, "manifest.json");
+  const m = JSON.parse(fs.readFileSync(mf, "utf8")) as { files: Record<string, string>; hash: string };
+  for (const rel of Object.keys(m.files)) m.files[rel] = sha(fs.readFileSync(path.join(dir, rel)));
+  m.hash = sha(Object.keys(m.files).sort().map((p) => `${m.files[p]}  ${p}\n`).join(""));
+  fs.writeFileSync(mf, JSON.stringify(m, null, 2) + "\n");
+}

@@ -11,30 +11,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { runCli, tempDir } from "../helpers/cli.js";
-import { assertRefused, assertUntouched, artImportFolder, bombPng, npyFloat32, sketchImportFolder, TEXT_BODY, truncatedJpeg, withDataset, writeConfig, type Expect } from "./helpers.js";
-import { createHash } from "node:crypto";
+import { assertRefused, assertUntouched, artImportFolder, bombPng, npyFloat32, rehashDatasetManifest, sketchImportFolder, TEXT_BODY, truncatedJpeg, withDataset, writeConfig, type Expect } from "./helpers.js";
 
 const cwd = fs.realpathSync(tempDir("diffx-bad-inputs-"));
 const DATASET = path.join(cwd, "datasets", "bad-art");
 let textConfig = "";
 
 /** A sha256 hex digest of bytes. */
-function sha(b: Buffer | string): string {
-  return createHash("sha256").update(b).digest("hex");
-}
-
 /** Copy a dataset folder, change one file with `edit`, and (optionally) re-hash the manifest so only the content is wrong. */
 function derivedDataset(name: string, edit: (dir: string) => void, rehash: boolean): string {
   const dir = path.join(cwd, "hand", name);
   fs.cpSync(DATASET, dir, { recursive: true });
   edit(dir);
-  if (rehash) {
-    const mf = path.join(dir, "manifest.json");
-    const m = JSON.parse(fs.readFileSync(mf, "utf8")) as { files: Record<string, string>; hash: string };
-    for (const rel of Object.keys(m.files)) m.files[rel] = sha(fs.readFileSync(path.join(dir, rel)));
-    m.hash = sha(Object.keys(m.files).sort().map((p) => `${m.files[p]}  ${p}\n`).join(""));
-    fs.writeFileSync(mf, JSON.stringify(m, null, 2) + "\n");
-  }
+  if (rehash) rehashDatasetManifest(dir);
   return dir;
 }
 
