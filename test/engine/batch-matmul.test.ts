@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../src/engine/backend.js";
-import { relativeError } from "./helpers.js";
+import { relativeError, seededValues } from "./helpers.js";
 
 before(async () => {
   // 2 threads even on a busy machine ("auto" would pick 1): the threaded path is the harder one.
@@ -15,23 +15,13 @@ before(async () => {
   assert.ok(wasm.kernels?.includes("BatchMatMul"), JSON.stringify(wasm.kernels));
 });
 
-function seeded(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
-
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 async function matMulOn(backend: string, aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): Promise<{ values: Float32Array; shape: number[] }> {
   await tf.setBackend(backend);
   return tf.tidy(() => {
-    const a = tf.tensor(seeded(size(aShape), 11), aShape);
-    const b = tf.tensor(seeded(size(bShape), 12), bShape);
+    const a = tf.tensor(seededValues(size(aShape), 11), aShape);
+    const b = tf.tensor(seededValues(size(bShape), 12), bShape);
     const y = tf.matMul(a, b, transposeA, transposeB);
     return { values: y.dataSync() as Float32Array, shape: y.shape };
   });
@@ -73,7 +63,7 @@ test("wasm BatchMatMul: new right operands are not served from a stale XNNPACK w
   for (let round = 0; round < 3; round++) {
     const product = async (backend: string): Promise<Float32Array> => {
       await tf.setBackend(backend);
-      return tf.tidy(() => tf.matMul(tf.tensor(seeded(2 * 48 * 32, 20 + round), [2, 48, 32]), tf.tensor(seeded(2 * 32 * 40, 30 + round), [2, 32, 40])).dataSync() as Float32Array);
+      return tf.tidy(() => tf.matMul(tf.tensor(seededValues(2 * 48 * 32, 20 + round), [2, 48, 32]), tf.tensor(seededValues(2 * 32 * 40, 30 + round), [2, 32, 40])).dataSync() as Float32Array);
     };
     const want = await product("cpu");
     const got = await product("wasm");
@@ -85,10 +75,10 @@ async function attentionGradsOn(backend: string): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   return tf.tidy(() => {
     const [n, s, d] = [2, 64, 24];
-    const q = tf.tensor(seeded(n * s * d, 1), [n, s, d]);
-    const k = tf.tensor(seeded(n * s * d, 2), [n, s, d]);
-    const v = tf.tensor(seeded(n * s * d, 3), [n, s, d]);
-    const dy = tf.tensor(seeded(n * s * d, 4), [n, s, d]);
+    const q = tf.tensor(seededValues(n * s * d, 1), [n, s, d]);
+    const k = tf.tensor(seededValues(n * s * d, 2), [n, s, d]);
+    const v = tf.tensor(seededValues(n * s * d, 3), [n, s, d]);
+    const dy = tf.tensor(seededValues(n * s * d, 4), [n, s, d]);
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.matMul(tf.softmax(tf.mul(tf.matMul(a, b, false, true), 1 / Math.sqrt(d))), c), dy));
     return tf.grads(f)([q, k, v]).map((g) => g.dataSync() as Float32Array);
   });

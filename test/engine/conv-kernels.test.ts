@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendReport } from "../../src/engine/backend.js";
 import { conv2dBackpropInputKernel } from "../../src/engine/kernels/conv2d-backprop-input.js";
 import { registerEngineKernels, restoreStockKernels } from "../../src/engine/kernels/register.js";
-import { convCases, explicitPad, keywordPad, relativeError, type ConvCase } from "./helpers.js";
+import { convCases, explicitPad, keywordPad, relativeError, seededValues, type ConvCase } from "./helpers.js";
 
 const TOLERANCE = 1e-4;
 let wasm: BackendReport;
@@ -80,25 +80,14 @@ const PARITY_SHAPES: { x: [number, number, number, number]; f: [number, number, 
   { x: [2, 5, 5, 3], f: [3, 3, 3, 2], stride: 1, pad: [3, 0, 0, 3] },
 ];
 
-function seeded(n: number, seed: number): Float32Array {
-  // A fixed LCG: inputs only need to be arbitrary and reproducible.
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
-
 /** Our input-gradient kernel run directly on `backend` (it is registered for wasm only). */
 function oursInputGradOn(backend: string, p: (typeof PARITY_SHAPES)[number]): Promise<Float32Array> {
   return tf.setBackend(backend).then(() =>
     tf.tidy(() => {
       const pad = Array.isArray(p.pad) ? explicitPad(p.pad) : p.pad;
-      const w = tf.tensor4d(seeded(p.f.reduce((a, b) => a * b), 2), p.f);
+      const w = tf.tensor4d(seededValues(p.f.reduce((a, b) => a * b), 2), p.f);
       const yShape = tf.conv2d(tf.zeros(p.x) as tf.Tensor4D, w, p.stride, pad).shape;
-      const dy = tf.tensor4d(seeded(yShape.reduce((a, b) => a * b), 3), yShape);
+      const dy = tf.tensor4d(seededValues(yShape.reduce((a, b) => a * b), 3), yShape);
       const attrs = { strides: [p.stride, p.stride], pad, dataFormat: "NHWC", inputShape: p.x } as unknown as tf.NamedAttrMap;
       const info = conv2dBackpropInputKernel(backend)({ inputs: { dy, filter: w }, backend: tf.backend(), attrs }) as tf.TensorInfo;
       return tf.engine().makeTensorFromTensorInfo(info).dataSync() as Float32Array;
@@ -110,10 +99,10 @@ async function backpropOn(backend: string, p: (typeof PARITY_SHAPES)[number]): P
   await tf.setBackend(backend);
   const pad = Array.isArray(p.pad) ? explicitPad(p.pad) : p.pad;
   return tf.tidy(() => {
-    const x = tf.tensor4d(seeded(p.x.reduce((a, b) => a * b), 1), p.x);
-    const w = tf.tensor4d(seeded(p.f.reduce((a, b) => a * b), 2), p.f);
+    const x = tf.tensor4d(seededValues(p.x.reduce((a, b) => a * b), 1), p.x);
+    const w = tf.tensor4d(seededValues(p.f.reduce((a, b) => a * b), 2), p.f);
     const yShape = tf.conv2d(x, w, p.stride, pad).shape;
-    const dy = tf.tensor4d(seeded(yShape.reduce((a, b) => a * b), 3), yShape);
+    const dy = tf.tensor4d(seededValues(yShape.reduce((a, b) => a * b), 3), yShape);
     const common = { strides: [p.stride, p.stride], pad, dataFormat: "NHWC" } as unknown as tf.NamedAttrMap;
     const dfilter = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...common, filterShape: p.f }) as tf.Tensor;
     const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...common, inputShape: p.x }) as tf.Tensor;

@@ -72,3 +72,14 @@ export function keywordPad(c: ConvCase): "same" | "valid" | null {
   const [l, r] = tfSamePad(w, kw, c.stride);
   return c.pad[0] === t && c.pad[1] === b && c.pad[2] === l && c.pad[3] === r ? "same" : null;
 }
+
+/** Arbitrary, reproducible values in [−0.5, 0.5): a fixed LCG (no Math.random). */
+export function seededValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296 - 0.5;
+  }
+  return out;
+}
