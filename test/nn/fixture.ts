@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
+import { multiHeadAttention, timestepEmbedding } from "../../src/nn/layers.js";
+import type { Ops, Padding } from "../../src/nn/ops.js";
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "model");
 
@@ -49,6 +51,52 @@ export function sameShape(actual: readonly number[], expected: readonly number[]
 }
 
 /** One model case of forward.json (test/fixtures/model/make_forward.py): config, inputs, weights, and PyTorch's output and gradients. */
+/** One case of ops.json (make_ops.py): an op, its inputs, the output and the gradients of sum(out · r). */
+export interface OpCase {
+  op: string;
+  inputs: Record<string, EncodedTensor>;
+  r: EncodedTensor;
+  out: EncodedTensor;
+  grads: Record<string, EncodedTensor>;
+  ids?: EncodedTensor;
+  groups?: number;
+  eps?: number;
+  stride?: number;
+  pad?: number[];
+  heads?: number;
+  dim?: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+/** Runs an ops.json case's op on any implementation of the op interface (tfjs, ONNX graph). */
+export function applyOpCase<T>(ops: Ops<T>, c: OpCase, x: Record<string, T>, ids: T | null): T {
+  switch (c.op) {
+    case "groupNorm":
+      return ops.groupNorm(x.x, c.groups!, x.gamma, x.beta, c.eps!);
+    case "layerNorm":
+      return ops.layerNorm(x.x, x.gamma, x.beta, c.eps!);
+    case "conv2d":
+      return ops.conv2d(x.x, x.weight, x.bias, c.stride!, c.pad as Padding);
+    case "upsample2x":
+      return ops.upsample2x(x.x);
+    case "softmax":
+      return ops.softmax(x.x);
+    case "linear":
+      return ops.linear(x.x, x.weight, x.bias ?? null);
+    case "matMul":
+      return ops.matMul(x.a, x.b, c.transposeA, c.transposeB);
+    case "gather":
+      return ops.gather(x.table, ids!);
+    case "attention":
+      return multiHeadAttention(ops, x.q, x.k, x.v, c.heads!);
+    case "timestepEmbedding":
+      return timestepEmbedding(ops, x.t, c.dim!);
+    default:
+      throw new Error(`unknown op ${c.op} in the fixture`);
+  }
+}
+
 export interface ForwardCase {
   label: string;
   config: unknown;

@@ -6,57 +6,11 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { multiHeadAttention, timestepEmbedding } from "../../src/nn/layers.js";
-import type { Padding } from "../../src/nn/ops.js";
 import { disposeTensors, hostParams, paramTensors, paramVariables, TfjsOps } from "../../src/nn/tfjs-ops.js";
-import { decodeF32, type EncodedTensor, readFixture, relError, sameShape, toTensor } from "./fixture.js";
-
-interface OpCase {
-  op: string;
-  inputs: Record<string, EncodedTensor>;
-  r: EncodedTensor;
-  out: EncodedTensor;
-  grads: Record<string, EncodedTensor>;
-  ids?: EncodedTensor;
-  groups?: number;
-  eps?: number;
-  stride?: number;
-  pad?: number[];
-  heads?: number;
-  dim?: number;
-  transposeA?: boolean;
-  transposeB?: boolean;
-}
+import { applyOpCase, decodeF32, type OpCase, readFixture, relError, sameShape, toTensor } from "./fixture.js";
 
 const TOLERANCE = 1e-4;
 const ops = new TfjsOps(new Map());
-
-function runOp(c: OpCase, x: Record<string, tf.Tensor>, ids: tf.Tensor | null): tf.Tensor {
-  switch (c.op) {
-    case "groupNorm":
-      return ops.groupNorm(x.x, c.groups!, x.gamma, x.beta, c.eps!);
-    case "layerNorm":
-      return ops.layerNorm(x.x, x.gamma, x.beta, c.eps!);
-    case "conv2d":
-      return ops.conv2d(x.x, x.weight, x.bias, c.stride!, c.pad as Padding);
-    case "upsample2x":
-      return ops.upsample2x(x.x);
-    case "softmax":
-      return ops.softmax(x.x);
-    case "linear":
-      return ops.linear(x.x, x.weight, x.bias ?? null);
-    case "matMul":
-      return ops.matMul(x.a, x.b, c.transposeA, c.transposeB);
-    case "gather":
-      return ops.gather(x.table, ids!);
-    case "attention":
-      return multiHeadAttention(ops, x.q, x.k, x.v, c.heads!);
-    case "timestepEmbedding":
-      return timestepEmbedding(ops, x.t, c.dim!);
-    default:
-      throw new Error(`unknown op ${c.op} in the fixture`);
-  }
-}
 
 describe("tfjs ops vs PyTorch (ops.json)", () => {
   before(async () => {
@@ -71,7 +25,7 @@ describe("tfjs ops vs PyTorch (ops.json)", () => {
       tf.tidy(() => {
         const inputs = names.map((n) => toTensor(c.inputs[n]));
         const ids = c.ids ? toTensor(c.ids) : null;
-        const f = (...xs: tf.Tensor[]) => runOp(c, Object.fromEntries(names.map((n, i) => [n, xs[i]])), ids);
+        const f = (...xs: tf.Tensor[]) => applyOpCase(ops, c, Object.fromEntries(names.map((n, i) => [n, xs[i]])), ids);
         const out = f(...inputs);
         assert.ok(sameShape(out.shape, c.out.shape), `shape [${out.shape}] vs [${c.out.shape}]`);
         const outErr = relError(out.dataSync(), decodeF32(c.out));

@@ -9,27 +9,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
-import { multiHeadAttention, timestepEmbedding } from "../../src/nn/layers.js";
 import { GradValue, OnnxGradOps } from "../../src/nn/onnx-grad.js";
 import type { Padding } from "../../src/nn/ops.js";
-import { decodeF32, type EncodedTensor, readFixture, relError, sameShape } from "../nn/fixture.js";
-
-interface OpCase {
-  op: string;
-  inputs: Record<string, EncodedTensor>;
-  r: EncodedTensor;
-  out: EncodedTensor;
-  grads: Record<string, EncodedTensor>;
-  ids?: EncodedTensor;
-  groups?: number;
-  eps?: number;
-  stride?: number;
-  pad?: number[];
-  heads?: number;
-  dim?: number;
-  transposeA?: boolean;
-  transposeB?: boolean;
-}
+import { applyOpCase, decodeF32, type EncodedTensor, type OpCase, readFixture, relError, sameShape } from "../nn/fixture.js";
 
 interface Plain {
   shape: number[];
@@ -109,32 +91,7 @@ describe("ONNX gradient graph, op by op, vs PyTorch (ops.json)", () => {
     const out = plain(c.out);
     const r = plain(c.r);
     it(label, async () => {
-      const got = await run(inputs, r, c.ids, (ops, x, ids) => {
-        switch (c.op) {
-          case "groupNorm":
-            return ops.groupNorm(x.x, c.groups!, x.gamma, x.beta, c.eps!);
-          case "layerNorm":
-            return ops.layerNorm(x.x, x.gamma, x.beta, c.eps!);
-          case "conv2d":
-            return ops.conv2d(x.x, x.weight, x.bias, c.stride!, c.pad as Padding);
-          case "upsample2x":
-            return ops.upsample2x(x.x);
-          case "softmax":
-            return ops.softmax(x.x);
-          case "linear":
-            return ops.linear(x.x, x.weight, x.bias ?? null);
-          case "matMul":
-            return ops.matMul(x.a, x.b, c.transposeA, c.transposeB);
-          case "gather":
-            return ops.gather(x.table, ids!);
-          case "attention":
-            return multiHeadAttention(ops, x.q, x.k, x.v, c.heads!);
-          case "timestepEmbedding":
-            return timestepEmbedding(ops, x.t, c.dim!);
-          default:
-            throw new Error(`unknown op ${c.op} in the fixture`);
-        }
-      });
+      const got = await run(inputs, r, c.ids, (ops, x, ids) => applyOpCase(ops, c, x, ids));
       check(got, out, grads);
     });
 
