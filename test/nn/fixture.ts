@@ -50,7 +50,6 @@ export function sameShape(actual: readonly number[], expected: readonly number[]
   return actual.length === expected.length && actual.every((d, i) => d === expected[i]);
 }
 
-/** One model case of forward.json (test/fixtures/model/make_forward.py): config, inputs, weights, and PyTorch's output and gradients. */
 /** One case of ops.json (make_ops.py): an op, its inputs, the output and the gradients of sum(out · r). */
 export interface OpCase {
   op: string;
@@ -97,6 +96,7 @@ export function applyOpCase<T>(ops: Ops<T>, c: OpCase, x: Record<string, T>, ids
   }
 }
 
+/** One model case of forward.json (test/fixtures/model/make_forward.py): config, inputs, weights, and PyTorch's output and gradients. */
 export interface ForwardCase {
   label: string;
   config: unknown;
