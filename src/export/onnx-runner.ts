@@ -92,7 +92,7 @@ export async function createOnnxSession(model: string | Uint8Array, options: Onn
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`onnxruntime threads must be a positive integer, got ${threads}`);
   const device = options.device ?? CPU_DEVICE;
   const spinning = options.spinning ?? spinByDefault(os.availableParallelism(), os.loadavg()[0] ?? 0);
-  const opts = sessionOptions(device, threads, spinning, options.memoryArena ?? true);
+  const opts = sessionOptions(device, threads, spinning, options.memoryArena);
   let session: ort.InferenceSession;
   try {
     session = typeof model === "string" ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
