@@ -45,6 +45,10 @@ export const modelSchema = z
       .boolean()
       .default(false)
       .describe("also add the mean of the text tokens, through a linear layer, to the timestep embedding: a global text condition in every residual block beside the cross-attention (as GLIDE and Imagen do)"),
+    position_embedding: z
+      .boolean()
+      .default(false)
+      .describe("add a learned position map to the input of every UNet level (ViT's learned position embedding, one per level): lets the caption say where things go; without it the network's only sense of position is its convolutions' zero padding"),
     sketch_channels: posInt().default(16).describe("width of the sketch encoder's first level"),
   })
   .describe("the noise-prediction network and its condition encoders");

@@ -9,7 +9,7 @@
  *   x [N, R, R, 3] ─ conv_in ─► level 0 … level L−1 (encoder) ─► level L−1 … level 0 (decoder) ─ out
  *
  * Encoder level i (width channels[i], resolution R/2^i):
- *   [+ sketch feature map i]  →  res_blocks × (resBlock [→ self-attention] [→ cross-attention])
+ *   [+ down.i.pos] [+ sketch feature map i]  →  res_blocks × (resBlock [→ self-attention] [→ cross-attention])
  *   → keep as skip i → stride-2 3×3 conv (padding 1 on every side) unless i is the last level.
  * Decoder level i (from the last up): concat(h, skip i) → res_blocks × (resBlock
  *   [→ cross-attention]) → nearest 2× upsample + 3×3 conv unless i = 0.
@@ -20,6 +20,13 @@
  * residual block, encoder and decoder, at those resolutions and at the lowest resolution.
  * With the bench config (32 px, 32/64/128, one block, attention at 8) this is 1,373,155
  * parameters, the reference network of ENGINE-NOTES.md.
+ *
+ * Position maps (model.position_embedding): a learned [R/2^i, R/2^i, width] map `down.i.pos`
+ * added to the input of every encoder level, as ViT adds a learned position embedding to its
+ * patches (Dosovitskiy et al. 2021). A UNet is otherwise translation-equivariant except at its
+ * zero-padded borders, so from pure noise it cannot draw "one subject in the middle" apart
+ * from "four in a grid": the maps give every pixel its place, and the caption (through the
+ * cross-attention and the pooled text) can then choose a layout.
  *
  * Zero-initialised (as in improved DDPM / ADM): the second conv of every residual block, the
  * output projection of every attention block, and the final conv, so every block starts as
@@ -116,6 +123,7 @@ export function unetSpecs(cfg: ModelConfig): ParamSpec[] {
   ];
   let width = levels[0].channels;
   for (const level of levels) {
+    if (cfg.position_embedding) specs.push({ name: `down.${level.index}.pos`, shape: [level.resolution, level.resolution, level.inputChannels], init: "zeros" });
     for (let j = 0; j < cfg.res_blocks; j++) {
       specs.push(...resBlockSpecs(cfg, `down.${level.index}.res.${j}`, width, level.channels));
       width = level.channels;
@@ -166,6 +174,7 @@ export function unet<T>(ops: Ops<T>, cfg: ModelConfig, x: T, t: T, cond: UnetCon
   const skips: T[] = [];
   for (const level of levels) {
     const i = level.index;
+    if (cfg.position_embedding) h = ops.add(h, ops.param(`down.${i}.pos`));
     if (cond.features) h = ops.add(h, cond.features[i]);
     for (let j = 0; j < cfg.res_blocks; j++) {
       h = resBlock(ops, h, temb, `down.${i}.res.${j}`, level.channels, g);

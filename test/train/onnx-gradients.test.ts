@@ -27,6 +27,7 @@ const OBJECTIVES = {
   sketch: { prediction: "v", min_snr_gamma: 5 },
   none: { prediction: "eps", min_snr_gamma: 0 },
   "text-pool": { prediction: "v", min_snr_gamma: 0 },
+  positions: { prediction: "eps", min_snr_gamma: 5 },
 } as const;
 
 function i32(e: EncodedTensor): Int32Array {
