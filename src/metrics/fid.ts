@@ -14,9 +14,10 @@
  * outside ordinary magnitudes (1e200, 1e-200) are rescaled exactly first (feature-scale.ts), so a
  * FID that fits in float64 is computed, and one that does not comes out Infinity.
  */
-import { Matrix, QrDecomposition, SingularValueDecomposition } from "ml-matrix";
+import { Matrix, SingularValueDecomposition } from "ml-matrix";
 import { checkFeaturePair, type FeatureRows } from "./feature-rows.js";
 import { rescaleForFid } from "./feature-scale.js";
+import { householderR } from "./r-factor.js";
 
 /** The terms of the FID sum, for reports and tests. */
 export interface FidTerms {
@@ -43,8 +44,8 @@ export function fidTerms(setA: FeatureRows, setB: FeatureRows): FidTerms {
   const muB = columnMeans(b, dims);
   let meanDistance = 0;
   for (let j = 0; j < dims; j++) meanDistance += (muA[j] - muB[j]) ** 2;
-  const A = scaledCentred(a, muA);
-  const B = scaledCentred(b, muB);
+  const A = scaledCentredColumns(a, muA);
+  const B = scaledCentredColumns(b, muB);
   const traceA = sumOfSquares(A);
   const traceB = sumOfSquares(B);
   const cross = reduceRows(A).mmul(reduceRows(B).transpose());
@@ -62,24 +63,25 @@ export function columnMeans(rows: FeatureRows, dims: number): Float64Array {
   return mu;
 }
 
-/** (X − μ) / √(n − 1) as an n × d matrix, so that its Gram matrix XᵀX is the covariance. */
-function scaledCentred(rows: FeatureRows, mu: Float64Array): Matrix {
+/** The columns of (X − μ) / √(n − 1), an n × d matrix whose Gram matrix XᵀX is the covariance. */
+function scaledCentredColumns(rows: FeatureRows, mu: Float64Array): Float64Array[] {
   const scale = 1 / Math.sqrt(rows.length - 1);
-  const m = new Matrix(rows.length, mu.length);
+  const columns = Array.from(mu, () => new Float64Array(rows.length));
   rows.forEach((row, i) => {
-    for (let j = 0; j < mu.length; j++) m.set(i, j, (row[j] - mu[j]) * scale);
+    for (let j = 0; j < mu.length; j++) columns[j][i] = (row[j] - mu[j]) * scale;
   });
-  return m;
+  return columns;
 }
 
-function sumOfSquares(m: Matrix): number {
+function sumOfSquares(columns: readonly Float64Array[]): number {
   let s = 0;
-  for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.columns; j++) s += m.get(i, j) ** 2;
+  for (const c of columns) for (const v of c) s += v * v;
   return s;
 }
 
-/** A matrix with the same XᵀX as `m` and at most `m.columns` rows (R of QR when n > d). */
-function reduceRows(m: Matrix): Matrix {
-  if (m.rows <= m.columns) return m;
-  return new QrDecomposition(m).upperTriangularMatrix;
+/** A matrix with the same XᵀX as the n × d matrix X given by its columns, and at most d rows (R of QR when n > d). */
+function reduceRows(columns: Float64Array[]): Matrix {
+  const n = columns.length ? columns[0].length : 0;
+  if (n <= columns.length) return new Matrix(columns).transpose();
+  return new Matrix(householderR(columns));
 }
