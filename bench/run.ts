@@ -26,7 +26,10 @@
  *     for --pretrain-steps steps through bench/pretrain.ts: steps/s as the run logged it.
  *  7. LoRA: a LoRA training step (ranks 4 and 16) vs a full fine-tuning step of the bench
  *     network through bench/lora-step.ts (onnxruntime gradients + host update), ms per step.
- *  8. Start-up: wall and CPU ms of `diffx --version`, `--help`, `npx diffx --version` and a
+ *  8. FID: diffx's exact FID of --fid-n × --fid-d seeded features (default 10,000 × 2,048,
+ *     pytorch-fid's Inception width) beside scipy's np.cov + sqrtm on the same features, through
+ *     bench/fid.ts: seconds and both values.
+ *  9. Start-up: wall and CPU ms of `diffx --version`, `--help`, `npx diffx --version` and a
  *     one-image sample on each engine, beside an empty node, through bench/startup.ts
  *     (`--startup-reps`, default 5). It runs first: it is the cheapest.
  * Sections run in that order (start-up first) (cheapest and most asked-for first); a failing section is noted
@@ -35,7 +38,8 @@
  * See bench/README.md for every field of results.json.
  *
  *   npm run bench [-- --rounds 3 --reps 5 --art-reps 2 --art-warmup 1 --sample-reps 6 --diffx-sample-reps 3 --skip cpu,art,…]
- *   --skip takes any of: startup, wasm, torch, cpu, art, sampling, allreduce, pretrain, lora
+ *   --skip takes any of: startup, wasm, torch, cpu, art, sampling, allreduce, pretrain, lora, fid
+ *   --fid-n N --fid-d D sizes the FID section's feature sets (default 10000 × 2048)
  *   --pretrain-steps N times `diffx pretrain` of each shipped base config for N steps (default 200)
  *   --wasm-threads auto,1 times the bench network on wasm once per listed thread count
  *   --art-threads N runs the art.yaml model on N wasm threads (default: all CPUs, at most 8)
@@ -62,7 +66,7 @@ const BENCH_CONFIG = path.join(ROOT, "configs", "bench.yaml");
 const ART_CONFIG = path.resolve(argValue("art-config") ?? path.join(ROOT, "configs", "art.yaml"));
 const BATCH = 16;
 const TORCH_THREADS = 2;
-const SECTIONS = ["startup", "wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain", "lora"] as const;
+const SECTIONS = ["startup", "wasm", "torch", "cpu", "art", "sampling", "allreduce", "pretrain", "lora", "fid"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function argValue(name: string): string | undefined {
@@ -245,13 +249,14 @@ async function main(): Promise<void> {
   let allreduce: unknown = null;
   let pretrain: unknown = null;
   let lora: unknown = null;
+  let fidBench: unknown = null;
   let startup: unknown = null;
   const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
   const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
   if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
   /** results.json is rewritten after every section, so a killed bench leaves what it measured. */
   const save = (complete: boolean): Results => {
-    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain, lora, startup });
+    const results = buildResults({ complete, date, machine, loadStart, loadEnd: loadAvg(), diffx, torchVariants, torchVersion: torch.version ?? null, art, benchGflopCounted, sampling, allreduce, pretrain, lora, fid: fidBench, startup });
     writeJsonAtomic(opts.out, results);
     return results;
   };
@@ -411,6 +416,20 @@ async function main(): Promise<void> {
         }
         log("\nLoRA vs full fine-tuning: bench network training step (onnxruntime gradients + host AdamW/EMA), batch 16");
         lora = await (mod.benchLoraStep as (o: { rounds: number; reps: number; log: (s: string) => void }) => Promise<unknown>)({ rounds: opts.rounds, reps: opts.reps, log });
+      });
+      save(false);
+    }
+
+    // ---- 3d. FID at Inception's width (bench/fid.ts)
+    if (wanted("fid")) {
+      await section("fid", async () => {
+        const mod = await importIfPresent(path.join(ROOT, "bench", "fid.ts"));
+        if (!mod || typeof mod.benchFid !== "function") {
+          note("bench/fid.ts (benchFid) is not there: FID time not measured");
+          return;
+        }
+        log("\nFID: diffx's exact FID beside scipy's np.cov + sqrtm (pytorch-fid's path)");
+        fidBench = (mod.benchFid as (o: { n: number; d: number; log: (s: string) => void }) => unknown)({ n: intArg("fid-n", 10000), d: intArg("fid-d", 2048), log });
       });
       save(false);
     }
@@ -583,6 +602,7 @@ interface BuildInput {
   allreduce: unknown;
   pretrain: unknown;
   lora: unknown;
+  fid: unknown;
   startup: unknown;
 }
 
@@ -639,6 +659,7 @@ function buildResults(b: BuildInput) {
     sample_images_per_s,
     allreduce_ms,
     lora_step_ms: Array.isArray(b.lora) ? Object.fromEntries((b.lora as { variant: string; step_ms: number }[]).map((r) => [r.variant, r.step_ms])) : {},
+    fid_s: b.fid && typeof b.fid === "object" ? { diffx: (b.fid as { diffx_s: number }).diffx_s, scipy: (b.fid as { scipy_s: number | null }).scipy_s } : {},
     startup_ms: Array.isArray(b.startup) ? Object.fromEntries((b.startup as { command: string; wall_ms: number; cpu_ms: number }[]).map((r) => [r.command, { wall: r.wall_ms, cpu: r.cpu_ms }])) : {},
     pretrain_steps_per_s: Array.isArray(b.pretrain) ? Object.fromEntries((b.pretrain as { config: string; steps_per_s: number | null }[]).map((r) => [r.config, r.steps_per_s])) : {},
     notes,
@@ -657,6 +678,7 @@ function buildResults(b: BuildInput) {
       allreduce: b.allreduce,
       pretrain: b.pretrain,
       lora: b.lora,
+      fid: b.fid,
       startup: b.startup,
     },
   };
