@@ -48,7 +48,7 @@ export const modelSchema = z
     position_embedding: z
       .boolean()
       .default(false)
-      .describe("add a learned position map to the input of every UNet level (ViT's learned position embedding, one per level): lets the caption say where things go; without it the network's only sense of position is its convolutions' zero padding"),
+      .describe("add a learned position map to the input of every UNet level (ViT's learned position embedding, one per level): tells the network where in the image each pixel is, which otherwise only its convolutions' zero padding does"),
     sketch_channels: posInt().default(16).describe("width of the sketch encoder's first level"),
   })
   .describe("the noise-prediction network and its condition encoders");

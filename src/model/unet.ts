@@ -24,9 +24,8 @@
  * Position maps (model.position_embedding): a learned [R/2^i, R/2^i, width] map `down.i.pos`
  * added to the input of every encoder level, as ViT adds a learned position embedding to its
  * patches (Dosovitskiy et al. 2021). A UNet is otherwise translation-equivariant except at its
- * zero-padded borders, so from pure noise it cannot draw "one subject in the middle" apart
- * from "four in a grid": the maps give every pixel its place, and the caption (through the
- * cross-attention and the pooled text) can then choose a layout.
+ * zero-padded borders; the maps tell every pixel where it is, so what the caption asks for can
+ * depend on the place. (Tried for art-32's count, it did not help: README, "Limits".)
  *
  * Zero-initialised (as in improved DDPM / ADM): the second conv of every residual block, the
  * output projection of every attention block, and the final conv, so every block starts as
