@@ -5,7 +5,8 @@
  * FID needs only a d × d matrix R with RᵀR = AᵀA (fid.ts). ml-matrix's QrDecomposition gives
  * the same R but walks each column across its row arrays; here every column is one contiguous
  * Float64Array, so each reflection is a run of dot products and axpys over contiguous memory:
- * about ten times faster on 4,000 × 512 features, which matters at FID's usual 50,000 × 2,048.
+ * FID of 4,000 × 512 features takes 5.2 s instead of 23.7 s; at 10,000 × 2,048 it takes about 4 min
+ * (scipy with LAPACK: 8 s; `npm run bench`, section fid).
  * Rows of R may differ in sign from another QR's; RᵀR does not.
  */
 
