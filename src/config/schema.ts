@@ -49,6 +49,10 @@ export const modelSchema = z
       .boolean()
       .default(false)
       .describe("add a learned position map to the input of every UNet level (ViT's learned position embedding, one per level): tells the network where in the image each pixel is, which otherwise only its convolutions' zero padding does"),
+    mid_block: z
+      .boolean()
+      .default(false)
+      .describe("a middle block at the lowest resolution between encoder and decoder (residual block → self-attention [→ cross-attention] → residual block, as in DDPM and ADM): global attention over what the encoder found, where the layout is decided"),
     sketch_channels: posInt().default(16).describe("width of the sketch encoder's first level"),
   })
   .describe("the noise-prediction network and its condition encoders");

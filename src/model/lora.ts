@@ -29,16 +29,16 @@ export interface LoraSettings {
   targets: readonly LoraTarget[];
 }
 
-const UNET_ATTENTION = /^(down|up)\.\d+\.(attn|cross)\.\d+\.(q|k|v|out)$/;
+const UNET_ATTENTION = /^(down|up|mid)\.\d+\.(attn|cross)\.\d+\.(q|k|v|out)$/;
 const PATTERNS: Record<LoraTarget, (layer: string, weight: ParamSpec) => boolean> = {
   attn_q: (l) => UNET_ATTENTION.test(l) && l.endsWith(".q"),
   attn_k: (l) => UNET_ATTENTION.test(l) && l.endsWith(".k"),
   attn_v: (l) => UNET_ATTENTION.test(l) && l.endsWith(".v"),
   attn_out: (l) => UNET_ATTENTION.test(l) && l.endsWith(".out"),
-  text_proj: (l) => /^(down|up)\.\d+\.cross\.\d+\.(k|v)$/.test(l),
-  time: (l) => /^time\.(mlp\.\d+|text)$/.test(l) || /^(down|up)\.\d+\.res\.\d+\.time$/.test(l),
+  text_proj: (l) => /^(down|up|mid)\.\d+\.cross\.\d+\.(k|v)$/.test(l),
+  time: (l) => /^time\.(mlp\.\d+|text)$/.test(l) || /^(down|up|mid)\.\d+\.res\.\d+\.time$/.test(l),
   conv3x3: (l, w) => w.shape.length === 4 && w.shape[0] === 3 && w.shape[1] === 3 && !l.startsWith("sketch.") && !l.startsWith("text."),
-  conv1x1: (l) => /^(down|up)\.\d+\.res\.\d+\.skip$/.test(l),
+  conv1x1: (l) => /^(down|up|mid)\.\d+\.res\.\d+\.skip$/.test(l),
   text_encoder: (l, w) => /^text\.layer\.\d+\./.test(l) && w.shape.length === 2,
 };
 

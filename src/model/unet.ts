@@ -11,6 +11,8 @@
  * Encoder level i (width channels[i], resolution R/2^i):
  *   [+ down.i.pos] [+ sketch feature map i]  →  res_blocks × (resBlock [→ self-attention] [→ cross-attention])
  *   → keep as skip i → stride-2 3×3 conv (padding 1 on every side) unless i is the last level.
+ * Middle (model.mid_block, at the last level's resolution): resBlock → self-attention
+ *   [→ cross-attention] → resBlock, the middle block of DDPM (Ho et al. 2020, App. B) and ADM.
  * Decoder level i (from the last up): concat(h, skip i) → res_blocks × (resBlock
  *   [→ cross-attention]) → nearest 2× upsample + 3×3 conv unless i = 0.
  * Out: GroupNorm → SiLU → 3×3 conv to 3 channels.
@@ -41,6 +43,8 @@ import { convSpecs, linearSpecs, normSpecs, type ParamSpec } from "./params.js";
 export const IMAGE_CHANNELS = 3;
 /** Heads of the UNet's self-attention (the reference network is single-head). */
 export const SELF_ATTENTION_HEADS = 1;
+/** Parameter prefix of the middle block (model.mid_block). */
+const MID = "mid.0";
 
 export interface UnetLevel {
   index: number;
@@ -134,6 +138,12 @@ export function unetSpecs(cfg: ModelConfig): ParamSpec[] {
     }
     if (level.index < levels.length - 1) specs.push(...convSpecs(`down.${level.index}.downsample`, 3, width, width));
   }
+  if (cfg.mid_block) {
+    const last = levels[levels.length - 1];
+    specs.push(...resBlockSpecs(cfg, `${MID}.res.0`, width, width), ...attentionSpecs(cfg, `${MID}.attn.0`, width, width));
+    if (last.crossAttention) specs.push(...attentionSpecs(cfg, `${MID}.cross.0`, width, cfg.text_dim));
+    specs.push(...resBlockSpecs(cfg, `${MID}.res.1`, width, width));
+  }
   for (const level of [...levels].reverse()) {
     for (let j = 0; j < cfg.res_blocks; j++) {
       const inCh = j === 0 ? width + level.channels : width; // the first block takes the skip concat
@@ -182,6 +192,13 @@ export function unet<T>(ops: Ops<T>, cfg: ModelConfig, x: T, t: T, cond: UnetCon
     }
     skips.push(h);
     if (i < levels.length - 1) h = conv(ops, h, `down.${i}.downsample`, 2, [1, 1, 1, 1]);
+  }
+  if (cfg.mid_block) {
+    const last = levels[levels.length - 1];
+    h = resBlock(ops, h, temb, `${MID}.res.0`, last.channels, g);
+    h = selfAttentionBlock(ops, h, `${MID}.attn.0`, g, SELF_ATTENTION_HEADS);
+    if (last.crossAttention) h = crossAttend(h, `${MID}.cross.0`);
+    h = resBlock(ops, h, temb, `${MID}.res.1`, last.channels, g);
   }
   for (const level of [...levels].reverse()) {
     const i = level.index;

@@ -28,6 +28,7 @@ const OBJECTIVES = {
   none: { prediction: "eps", min_snr_gamma: 0 },
   "text-pool": { prediction: "v", min_snr_gamma: 0 },
   positions: { prediction: "eps", min_snr_gamma: 5 },
+  mid: { prediction: "v", min_snr_gamma: 5 },
 } as const;
 
 function i32(e: EncodedTensor): Int32Array {
