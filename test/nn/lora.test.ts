@@ -27,7 +27,7 @@ import { makeSchedule } from "../../src/diffusion/schedule.js";
 import { objectiveConfig } from "../../src/diffusion/objective.js";
 import { buildOnnxModel } from "../../src/export/onnx-export.js";
 import { buildModelOnnx } from "../../src/export/model-export.js";
-import { loraPlan, loraSpecs } from "../../src/model/lora.js";
+import { loraLayers, loraPlan, loraSpecs, type LoraTarget } from "../../src/model/lora.js";
 import { modelParamSpecs } from "../../src/model/model.js";
 import { initParams, type ParamMap } from "../../src/model/params.js";
 import { mergeLora, mergedWeight, withLora, type LoraPlan } from "../../src/nn/lora.js";
@@ -184,6 +184,17 @@ describe("LoRA on the whole model (ci-tiny)", () => {
     assert.deepEqual(a?.shape, [3, 3, 3, 2]);
     assert.deepEqual(b?.shape, [2, model.channels[0]]);
     assert.equal(adapterSpecs.length, 2 * layers.length);
+  });
+
+  it("reaches the middle block's layers (model.mid_block) like the levels' own", () => {
+    const mid = { ...model, mid_block: true };
+    const midSpecs = modelParamSpecs(mid, vocab);
+    const picked = (target: LoraTarget): string[] => loraLayers(midSpecs, { rank: 2, targets: [target] }, mid).filter((l) => l.startsWith("mid."));
+    assert.deepEqual(picked("attn_q"), ["mid.0.attn.0.q", "mid.0.cross.0.q"]);
+    assert.deepEqual(picked("attn_out"), ["mid.0.attn.0.out", "mid.0.cross.0.out"]);
+    assert.deepEqual(picked("text_proj"), ["mid.0.cross.0.k", "mid.0.cross.0.v"]);
+    assert.deepEqual(picked("time"), ["mid.0.res.0.time", "mid.0.res.1.time"]);
+    assert.deepEqual(picked("conv3x3"), ["mid.0.res.0.conv1", "mid.0.res.0.conv2", "mid.0.res.1.conv1", "mid.0.res.1.conv2"]);
   });
 
   it("a target that selects no layer of the model is a UsageError naming the key", () => {
