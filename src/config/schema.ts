@@ -93,7 +93,7 @@ export const trainSchema = z
       .regex(INIT_PATTERN, "scratch, base:NAME (a shipped base model: diffx base list) or run:PATH[@STEP] (a training run folder, optionally a checkpoint step)")
       .default("scratch")
       .describe("where the weights start: scratch (seeded initialisation), base:NAME (a pretrained base shipped with diffx; `diffx base list`), or run:PATH[@STEP] (the EMA weights of any training run, its newest or a given checkpoint; PATH relative to the config file). The model and diffusion sections must match the source's; caption words the source's tokenizer lacks are appended to it and start from its <unk> embedding"),
-    steps: posInt().default(1000).describe("optimizer steps"),
+    steps: nonNegInt().default(1000).describe("optimizer steps (0: no training, the run holds train.init's weights as they are: a base model's zero-shot control in an eval)"),
     batch_size: posInt().default(16).describe("global batch size (split across devices)"),
     lr: z.number().positive().default(2e-4).describe("peak learning rate"),
     warmup: nonNegInt().default(100).describe("linear warm-up steps, then cosine decay"),

@@ -23,10 +23,11 @@ import { openDataset } from "../../src/data/build.js";
 import { forward } from "../../src/model/model.js";
 import { TfjsOps, paramVariables, disposeTensors } from "../../src/nn/tfjs-ops.js";
 import { readBase } from "../../src/train/base-file.js";
+import { checkpointDir, listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
 import { nextBatch } from "../../src/train/batches.js";
 import { loadTrainingSet } from "../../src/train/load-training-set.js";
 import { stepInputs } from "../../src/train/step-inputs.js";
-import { Tokenizer } from "../../src/model/tokenizer.js";
+import { Tokenizer, UNK_ID } from "../../src/model/tokenizer.js";
 
 const TINY = path.join(ROOT, "configs", "ci-tiny.yaml");
 
@@ -208,6 +209,34 @@ describe("diffx pretrain and train.init", () => {
         `${name} was made by configs/pretrain-${name}.yaml`,
       );
     }
+  });
+
+  it("train.steps 0 keeps the base as it is: a finished run whose step-0 checkpoint holds the base file's weights, bit for bit", () => {
+    const runDir = path.join(work, "zero-shot");
+    const r = runCli(["train", TINY, "--set", "train.init=base:tiny", "--set", "train.steps=0", "--run-dir", runDir, "--quiet"], { cwd: work, env });
+    assert.equal(r.code, 0, r.stderr);
+    const base = readBase(path.join(bases, "tiny"));
+    assert.deepEqual(listCheckpoints(runDir), [0]);
+    const ckpt = readCheckpoint(checkpointDir(runDir, 0));
+    const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const weights of [ckpt.params, ckpt.ema]) {
+      assert.deepEqual([...weights.keys()].sort(), [...base.params.keys()].sort());
+      for (const [name, t] of base.params) {
+        const got = weights.get(name)!.data;
+        if (name !== "text.embed") {
+          assert.ok(bits(got).equals(bits(t.data)), `${name} differs from the base`);
+          continue;
+        }
+        // ci-tiny's captions have words the base lacks: their rows are appended, each a copy of <unk>'s
+        const d = t.shape[1];
+        assert.ok(bits(got.subarray(0, t.data.length)).equals(bits(t.data)), "the base's token embeddings differ");
+        assert.ok(got.length > t.data.length, "ci-tiny adds words to the base's vocabulary");
+        const unk = t.data.subarray(UNK_ID * d, (UNK_ID + 1) * d);
+        for (let row = t.data.length / d; row < got.length / d; row++) assert.ok(bits(got.subarray(row * d, (row + 1) * d)).equals(bits(unk)), `appended token ${row} is not <unk>'s embedding`);
+      }
+    }
+    const m = JSON.parse(fs.readFileSync(path.join(runDir, "manifest.json"), "utf8")) as { status: string };
+    assert.equal(m.status, "finished");
   });
 
   it("fine-tunes from any run's checkpoint (run:PATH@STEP) and records which", () => {
