@@ -18,9 +18,11 @@ export interface CompareOptions {
   /**
    * Bootstrap CIs for FID and KID; omitted or resamples 0 = no intervals. `strata` are the
    * exchangeable units (default: every image its own unit, a and b resampled separately), and
-   * `unit` says in words what one unit is.
+   * `unit` says in words what one unit is. When every resample recomputes FID (large sets) and
+   * the resamples would take longer than `warnAfterSeconds` (default 300) at the point
+   * estimate's speed, a warning with the estimate goes to `progress` before they start.
    */
-  bootstrap?: { resamples: number; seed?: number; level?: number; strata?: Unit[][]; unit?: string };
+  bootstrap?: { resamples: number; seed?: number; level?: number; strata?: Unit[][]; unit?: string; warnAfterSeconds?: number };
   /** Names of the two sets in error messages (e.g. file paths). */
   labels?: [string, string];
   progress?: ProgressSink;
@@ -58,7 +60,9 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
   const [labelA, labelB] = options.labels ?? ["a", "b"];
   const dims = checkFeaturePair(a, b, labelA, labelB);
   const kernel = new PolyKernel(a, b);
+  const started = performance.now();
   const fidValue = fid(a, b);
+  const fidSeconds = (performance.now() - started) / 1000;
   const k = kid(a, b, options.kid, kernel);
   const result: FeatureComparison = {
     fid: fidValue,
@@ -76,6 +80,8 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
   if (boot && boot.resamples > 0) {
     const level = boot.level ?? 0.95;
     const resampler = new FidResampler(a, b);
+    const slow = resampler.recomputes ? slowBootstrapWarning(boot.resamples, fidSeconds, result, boot.warnAfterSeconds ?? 300) : null;
+    if (slow) options.progress?.warn(slow);
     const strata = boot.strata ?? independentStrata(a.length, b.length);
     const [fidCi, kidCi] = bootstrapIntervals(
       strata,
@@ -93,6 +99,14 @@ export function compareFeatures(a: FeatureRows, b: FeatureRows, options: Compare
   checkRepresentable(result, a, b, labelA, labelB);
   result.warnings = [...smallSampleWarnings(result), ...underflowWarnings(result, a, b, labelA, labelB)];
   return result;
+}
+
+/** The bootstrap's expected time when every resample is a full FID, if it exceeds `limit` seconds. */
+function slowBootstrapWarning(resamples: number, fidSeconds: number, r: Pick<FeatureComparison, "n_a" | "n_b" | "dims">, limit: number): string | null {
+  const total = resamples * fidSeconds;
+  if (total < limit) return null;
+  const about = total < 5400 ? `${Math.max(1, Math.round(total / 60))} min` : `${(total / 3600).toFixed(1)} h`;
+  return `bootstrap: each of the ${resamples} resamples recomputes FID on ${r.n_a} + ${r.n_b} rows of ${r.dims} features (the estimate itself took ${fidSeconds.toFixed(1)} s), about ${about} in all; ask for fewer resamples (diffx fid --bootstrap N; 200 give a usable 95 % interval, 0 none)`;
 }
 
 /** Below this, a FID or KID (a sum of squares) has lost digits to float64's subnormal range. */

@@ -62,6 +62,11 @@ export class FidResampler {
     this.gram = g;
   }
 
+  /** Whether every resample recomputes FID from its rows (large sets), costing about what the point estimate did. */
+  get recomputes(): boolean {
+    return this.gram === null;
+  }
+
   /** FID between rows idxA of a and rows idxB of b (repeats allowed). */
   fid(idxA: readonly number[], idxB: readonly number[]): number {
     if (!this.gram) return this.back(fid(idxA.map((i) => this.a[i]), idxB.map((j) => this.b[j])));

@@ -10,6 +10,7 @@ import { compareFeatures } from "../../src/metrics/compare.js";
 import { fid, fidTerms } from "../../src/metrics/fid.js";
 import { FidResampler } from "../../src/metrics/fid-resample.js";
 import { Rng } from "../../src/engine/rng.js";
+import { silentProgress } from "../../src/engine/progress.js";
 import { kid, mmd2Unbiased, PolyKernel } from "../../src/metrics/kid.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -152,4 +153,24 @@ test("bad feature matrices: UsageError naming the set and the row", () => {
     () => compareFeatures(good, rows([[1, 2], [3, 4], [Number.NaN, 1]]), { labels: ["real", "generated"] }),
     (e: unknown) => e instanceof UsageError && e.message.startsWith("generated: row 3, column 1"),
   );
+});
+
+test("bootstrap: a warning with the expected time before resamples that each recompute FID (large sets), none where they are cheap (Gram route)", () => {
+  const rng = new Rng(5, "slow-bootstrap");
+  const set = (n: number, d: number, shift: number): Float64Array[] => Array.from({ length: n }, () => Float64Array.from(rng.normals(d), (v) => v + shift));
+  const order: string[] = [];
+  const progress = { ...silentProgress, start: (label: string) => order.push(`start ${label}`), warn: (m: string) => order.push(`warn ${m}`) };
+  // 40 + 30 rows of 4 features: more rows than features, so every resample is a full FID
+  const warned = (): string[] => order.filter((o) => o.startsWith("warn bootstrap:"));
+  compareFeatures(set(40, 4, 0), set(30, 4, 0.5), { bootstrap: { resamples: 7, seed: 1, warnAfterSeconds: 0 }, progress });
+  assert.equal(warned().length, 1, order.join(" | "));
+  assert.match(warned()[0], /each of the 7 resamples recomputes FID on 40 \+ 30 rows of 4 features .* ask for fewer resamples/);
+  assert.ok(order[0].startsWith("warn bootstrap:"), `warned before the resamples started: ${order.join(" | ")}`);
+  // the default limit (300 s) is far above 7 resamples of this size
+  order.length = 0;
+  compareFeatures(set(40, 4, 0), set(30, 4, 0.5), { bootstrap: { resamples: 7, seed: 1 }, progress });
+  assert.deepEqual(warned(), []);
+  // 6 + 5 rows of 16 features: the Gram route, each resample O(n²), no warning even at limit 0
+  compareFeatures(set(6, 16, 0), set(5, 16, 0.5), { bootstrap: { resamples: 7, seed: 1, warnAfterSeconds: 0 }, progress });
+  assert.deepEqual(warned(), []);
 });
