@@ -57,6 +57,9 @@ import { ShapeOps } from "../src/nn/shape-ops.js";
 import { probeBackends } from "../src/engine/backend.js";
 import { chooseGradientEngine } from "../src/train/trainer.js";
 import { MAX_WASM_THREADS } from "../src/engine/kernels/wasm-loader.js";
+import { benchFid } from "./fid.js";
+import { benchLoraStep } from "./lora-step.js";
+import { benchPretrain } from "./pretrain.js";
 import { BENCH_NET_GFLOP_PER_IMAGE, BenchWorker, ROOT, TRAIN_STEP_FLOP_FACTOR, median, startDiffxWorker } from "./train-step.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -394,14 +397,9 @@ async function main(): Promise<void> {
     // ---- 3b. pretraining steps/s (configs/pretrain-*.yaml)
     if (wanted("pretrain")) {
       await section("pretrain", async () => {
-        const mod = await importIfPresent(path.join(ROOT, "bench", "pretrain.ts"));
-        if (!mod || typeof mod.benchPretrain !== "function") {
-          note("bench/pretrain.ts (benchPretrain) is not there: pretraining not measured");
-          return;
-        }
         const steps = intArg("pretrain-steps", 200);
         log(`\npretraining: diffx pretrain configs/pretrain-*.yaml, ${steps} steps each`);
-        pretrain = (mod.benchPretrain as (o: { steps: number; log: (s: string) => void }) => unknown)({ steps, log });
+        pretrain = benchPretrain({ steps, log });
       });
       save(false);
     }
@@ -409,13 +407,8 @@ async function main(): Promise<void> {
     // ---- 3c. a LoRA training step vs a full fine-tuning step (bench/lora-step.ts, issue 15)
     if (wanted("lora")) {
       await section("lora", async () => {
-        const mod = await importIfPresent(path.join(ROOT, "bench", "lora-step.ts"));
-        if (!mod || typeof mod.benchLoraStep !== "function") {
-          note("bench/lora-step.ts (benchLoraStep) is not there: LoRA steps not measured");
-          return;
-        }
         log("\nLoRA vs full fine-tuning: bench network training step (onnxruntime gradients + host AdamW/EMA), batch 16");
-        lora = await (mod.benchLoraStep as (o: { rounds: number; reps: number; log: (s: string) => void }) => Promise<unknown>)({ rounds: opts.rounds, reps: opts.reps, log });
+        lora = await benchLoraStep({ rounds: opts.rounds, reps: opts.reps, log });
       });
       save(false);
     }
@@ -423,13 +416,8 @@ async function main(): Promise<void> {
     // ---- 3d. FID at Inception's width (bench/fid.ts)
     if (wanted("fid")) {
       await section("fid", async () => {
-        const mod = await importIfPresent(path.join(ROOT, "bench", "fid.ts"));
-        if (!mod || typeof mod.benchFid !== "function") {
-          note("bench/fid.ts (benchFid) is not there: FID time not measured");
-          return;
-        }
         log("\nFID: diffx's exact FID beside scipy's np.cov + sqrtm (pytorch-fid's path)");
-        fidBench = (mod.benchFid as (o: { n: number; d: number; log: (s: string) => void }) => unknown)({ n: intArg("fid-n", 10000), d: intArg("fid-d", 2048), log });
+        fidBench = benchFid({ n: intArg("fid-n", 10000), d: intArg("fid-d", 2048), log });
       });
       save(false);
     }
