@@ -17,9 +17,10 @@
  *   [→ cross-attention]) → nearest 2× upsample + 3×3 conv unless i = 0.
  * Out: GroupNorm → SiLU → 3×3 conv to 3 channels.
  *
- * Self-attention (one head) sits in the encoder at the resolutions in `model.attention`. With
- * text conditioning, cross-attention to the text tokens (text_heads heads) follows every
- * residual block, encoder and decoder, at those resolutions and at the lowest resolution.
+ * Self-attention (one head) sits in the encoder at the resolutions in `model.attention` (and in
+ * the middle block). With text conditioning, cross-attention to the text tokens (text_heads
+ * heads) follows every residual block, encoder and decoder, at those resolutions and at the
+ * lowest resolution, and the middle block's self-attention.
  * With the bench config (32 px, 32/64/128, one block, attention at 8) this is 1,373,155
  * parameters, the reference network of ENGINE-NOTES.md.
  *
