@@ -1,7 +1,7 @@
 /**
  * The README's sampler table: a pretraining run's final EMA weights (a base) sampled on its
  * procedural held-out set with each sampler setting and scored exactly like an eval cell
- * (FID/KID with the config's features, text control per attribute). Every setting starts from
+ * (FID/KID with the config's features, text control per attribute) by src/eval/base-scores.ts. Every setting starts from
  * the same noise (the run's seed), so the rows differ by the sampler alone.
  *
  *   node --import tsx bench/sampler-study.ts RUN [--per-caption 3] [name:sampler:steps:guidance[:eta] …]
@@ -9,19 +9,11 @@
  * RUN is a `diffx pretrain` run folder (its config has a `pretrain` section); files go to
  * RUN/sampler-study/. Without settings it measures the README's rows.
  */
-import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Config } from "../src/config/schema.js";
 import { sampleSchema } from "../src/config/schema.js";
-import { loadConfig } from "../src/config/load.js";
-import { openDataset } from "../src/data/build.js";
 import { silentProgress } from "../src/engine/progress.js";
-import { heldOutDataset } from "../src/eval/base-scores.js";
-import { runCell } from "../src/eval/cell.js";
-import { HeldOutLoader } from "../src/eval/held-out.js";
-import { loadExtractor } from "../src/metrics/extractor.js";
-import { RUN_FILES } from "../src/runs/folder.js";
-import { readManifest } from "../src/runs/manifest.js";
+import { scoreBase } from "../src/eval/base-scores.js";
 
 export interface SamplerSetting {
   name: string;
@@ -61,39 +53,12 @@ export function parseSetting(spec: string): SamplerSetting {
 }
 
 export async function samplerStudy(runDir: string, settings: readonly SamplerSetting[], perCaption: number): Promise<SamplerRow[]> {
-  const progress = silentProgress;
-  const { config: runConfig, hash } = loadConfig(path.join(runDir, RUN_FILES.config));
-  const ds = openDataset(heldOutDataset(runConfig), { progress });
-  const n = ds.pairs.length;
-  const R = runConfig.model.resolution;
-  const outDir = path.join(runDir, "sampler-study");
-  const heldOut = await new HeldOutLoader(ds, outDir).fold(0, ds.pairs.map((_, i) => i), R);
-  const extractor = await loadExtractor(runConfig.eval.features);
-  const real = await extractor.extract(heldOut.images);
   const rows: SamplerRow[] = [];
   for (const s of settings) {
-    const config: Config = { ...runConfig, eval: { ...runConfig.eval, samples_per_fold: n * perCaption }, sample: { ...runConfig.sample, sampler: s.sampler, steps: s.steps, guidance: s.guidance, eta: s.eta } };
     const started = performance.now();
-    const cell = await runCell({
-      evalDir: outDir,
-      fold: 0,
-      variant: { name: s.name, config, overrides: {}, training: "pretrain" },
-      trainDir: runDir,
-      trainRel: "..",
-      trainHash: hash,
-      seed: runConfig.seed,
-      statsSeed: runConfig.seed,
-      heldOut,
-      realFeatures: real,
-      realFeaturesFile: "real.npy",
-      extractor,
-      featuresSpec: runConfig.eval.features,
-      datasetHash: readManifest(runDir).dataset_hash ?? ds.hash,
-      concurrentTrainings: 0,
-      progress,
-    });
-    const tc = cell.text_control;
-    rows.push({ ...s, fid: cell.fid, kid: cell.kid, all: tc?.success_rate ?? null, attributes: tc?.attribute_accuracy ?? {}, real: tc?.real_attribute_accuracy ?? {}, seconds: (performance.now() - started) / 1000 });
+    const r = await scoreBase(runDir, { progress: silentProgress, sample: { sampler: s.sampler, steps: s.steps, guidance: s.guidance, eta: s.eta }, perCaption, dir: "sampler-study", variant: s.name });
+    const tc = r.text_control;
+    rows.push({ ...s, fid: r.fid, kid: r.kid, all: tc?.success_rate ?? null, attributes: tc?.attribute_accuracy ?? {}, real: tc?.real_attribute_accuracy ?? {}, seconds: (performance.now() - started) / 1000 });
   }
   return rows;
 }

@@ -43,13 +43,26 @@ export interface BaseScores {
   samples: string;
 }
 
-export async function scoreBase(runDir: string, o: { cwd?: string; backend?: "tensorflow" | "wasm" | "cpu"; progress: ProgressSink }): Promise<BaseScores> {
+export interface ScoreBaseOptions {
+  cwd?: string;
+  backend?: "tensorflow" | "wasm" | "cpu";
+  progress: ProgressSink;
+  /** Sample with these settings instead of the config's (bench/sampler-study.ts). */
+  sample?: Partial<Config["sample"]>;
+  /** Images per held-out caption (default 1). */
+  perCaption?: number;
+  /** Folder for the files, relative to the run (default base-eval) and the cell's variant name (default base). */
+  dir?: string;
+  variant?: string;
+}
+
+export async function scoreBase(runDir: string, o: ScoreBaseOptions): Promise<BaseScores> {
   const { config: runConfig, hash } = loadConfig(path.join(runDir, RUN_FILES.config));
   const dsConfig = heldOutDataset(runConfig);
   const ds = openDataset(dsConfig, { cwd: o.cwd, progress: o.progress });
   const n = ds.pairs.length;
-  const config: Config = { ...runConfig, eval: { ...runConfig.eval, samples_per_fold: n } };
-  const evalDir = path.join(runDir, BASE_EVAL_DIR);
+  const config: Config = { ...runConfig, eval: { ...runConfig.eval, samples_per_fold: n * (o.perCaption ?? 1) }, sample: { ...runConfig.sample, ...o.sample } };
+  const evalDir = path.join(runDir, o.dir ?? BASE_EVAL_DIR);
   const R = config.model.resolution;
   const h = await new HeldOutLoader(ds, evalDir).fold(0, ds.pairs.map((_, i) => i), R);
   const extractor = await loadExtractor(config.eval.features);
@@ -59,7 +72,7 @@ export async function scoreBase(runDir: string, o: { cwd?: string; backend?: "te
   const cell = await runCell({
     evalDir,
     fold: 0,
-    variant: { name: "base", config, overrides: {}, training: "pretrain" },
+    variant: { name: o.variant ?? "base", config, overrides: {}, training: "pretrain" },
     trainDir: runDir,
     trainRel: "..",
     trainHash: hash,
@@ -85,6 +98,6 @@ export async function scoreBase(runDir: string, o: { cwd?: string; backend?: "te
     n_generated: cell.n_generated,
     text_control: cell.text_control,
     sketch_fidelity: cell.sketch_fidelity,
-    samples: `${BASE_EVAL_DIR}/${cell.samples}`,
+    samples: `${o.dir ?? BASE_EVAL_DIR}/${cell.samples}`,
   };
 }
