@@ -144,7 +144,8 @@ test("SIGKILL at seeded moments, half of them inside a checkpoint write: every s
     const end = await p.exit;
     if (end.signal === "SIGKILL") killed++;
     const steps = assertCheckpointsComplete(KILLED, `after kill ${round}`);
-    assert.ok(steps.length > 0 && steps.length <= 3, `round ${round}: checkpoints ${steps.join(",")}`);
+    // writeCheckpoint keeps the newest 3, pruning after the rename: a kill between the two leaves a 4th (the next write prunes it)
+    assert.ok(steps.length > 0 && steps.length <= 4, `round ${round}: checkpoints ${steps.join(",")}`);
     JSON.parse(fs.readFileSync(path.join(KILLED, "manifest.json"), "utf8")); // never half-written
   }
   assert.ok(killed >= 3, `only ${killed} of the processes were still running when killed`);
