@@ -159,16 +159,25 @@ function variantCost(v: ResolvedVariant, cells: CellReport[]): VariantCost | nul
   };
 }
 
-/** Trainable / total parameters of the variant's fold trainings, as [lowest, highest] over folds; null when a manifest lacks them. */
-function variantParameters(v: ResolvedVariant, input: ReportInput): ParameterRange | null {
-  const counts = input.jobs.filter(({ job }) => job.name === v.training).map(({ job }) => manifestParameters(job.dir));
+/**
+ * Trainable / total parameters of the variant's fold trainings, as [lowest, highest] over folds; null
+ * when a manifest lacks them. A training of `train.steps: 0` (the zero-shot control: `train.init`'s
+ * weights as they are) trained nothing, so it counts 0 trainable whatever its model could train.
+ */
+export function variantParameters(v: Pick<ResolvedVariant, "training">, jobs: ReportInput["jobs"]): ParameterRange | null {
+  const own = jobs.filter(({ job }) => job.name === v.training);
+  const counts = own.map(({ job }) => manifestParameters(job.dir));
   if (!counts.length || counts.some((c) => c === null)) return null;
   const known = counts as NonNullable<RunManifest["parameters"]>[];
   const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
+  const total = range(known.map((c) => c.total));
+  if (own.every(({ job }) => job.config.train.steps === 0)) {
+    return { trainable: [0, 0], total, ratio: [0, 0], adapter: "none (train.steps 0: nothing trained)" };
+  }
   const a = known[0].adapter;
   return {
     trainable: range(known.map((c) => c.trainable)),
-    total: range(known.map((c) => c.total)),
+    total,
     ratio: range(known.map((c) => c.ratio)),
     adapter: a ? `LoRA rank ${a.rank}, α ${a.alpha} on ${a.layers} layers (${a.targets.join(", ")})` : null,
   };
@@ -319,7 +328,7 @@ export function buildReport(input: ReportInput): EvalReport {
   const cells = [...input.cells].sort((a, b) => a.fold - b.fold || (order.get(a.variant) ?? 0) - (order.get(b.variant) ?? 0));
   const variantReports: VariantReport[] = variants.map((v) => {
     const cost = variantCost(v, cells);
-    const parameters = variantParameters(v, input);
+    const parameters = variantParameters(v, input.jobs);
     return {
       name: v.name,
       sampler: v.config.sample.sampler,

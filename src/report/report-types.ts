@@ -160,7 +160,7 @@ export interface ParameterRange {
   total: [number, number];
   /** trainable / total. */
   ratio: [number, number];
-  /** "LoRA rank 4, α 4 on 12 layers", or null for full training. */
+  /** "LoRA rank 4, α 4 on 12 layers", "none (train.steps 0: nothing trained)", or null for full training. */
   adapter: string | null;
 }
 
