@@ -9,9 +9,9 @@
  *     because on an oversubscribed machine spinning OpenMP threads slow torch down several-fold;
  *     "torch" is the faster of the two per measurement.
  *  2. Sampling images/s, 25 DDIM steps at 32×32, batch 16: diffx's engines through
- *     bench/sampling.ts (when present) and PyTorch, torch rounds before and after.
+ *     bench/sampling.ts and PyTorch, torch rounds before and after.
  *  3. All-reduce time for 2 and 4 workers at the bench and art.yaml gradient sizes through
- *     bench/allreduce.ts (when present).
+ *     bench/allreduce.ts.
  *  4. The bench network on the pure-JS `cpu` backend (≈ 25 s forward, ≈ 60 s per step on an idle
  *     machine: 1 warm-up + 2 timed forwards and ONE training step).
  *  5. The configs/art.yaml model (64×64, text-conditioned, ≈ 38 GFLOP/image forward), training
@@ -49,7 +49,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { pathToFileURL } from "node:url";
 import { loadConfig } from "../src/config/load.js";
 import { writeJsonAtomic } from "../src/engine/atomic.js";
 import { forward, modelParamSpecs } from "../src/model/model.js";
@@ -57,9 +56,13 @@ import { ShapeOps } from "../src/nn/shape-ops.js";
 import { probeBackends } from "../src/engine/backend.js";
 import { chooseGradientEngine } from "../src/train/trainer.js";
 import { MAX_WASM_THREADS } from "../src/engine/kernels/wasm-loader.js";
+import { ALL_REDUCE_ALGORITHMS, DEFAULT_ALGORITHM, type AllReduceAlgorithm } from "../src/train/parallel/allreduce.js";
+import { BENCH_NET_FLOATS, benchAllReduce, configGradientFloats, type AllReduceBenchRow } from "./allreduce.js";
 import { benchFid } from "./fid.js";
 import { benchLoraStep } from "./lora-step.js";
 import { benchPretrain } from "./pretrain.js";
+import { benchSampling, type SamplingBenchRow } from "./sampling.js";
+import { benchStartup, type StartupRow } from "./startup.js";
 import { BENCH_NET_GFLOP_PER_IMAGE, BenchWorker, ROOT, TRAIN_STEP_FLOP_FACTOR, median, startDiffxWorker } from "./train-step.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -197,18 +200,11 @@ function bestTorch(variants: TorchVariant[], pick: (v: TorchVariant) => Series):
 }
 
 // ---------------------------------------------------------------------------------------------
-// Optional benches owned elsewhere (imported when the file exists)
-
-async function importIfPresent(file: string): Promise<Record<string, unknown> | null> {
-  if (!fs.existsSync(file)) return null;
-  const mod: unknown = await import(pathToFileURL(file).href);
-  return typeof mod === "object" && mod !== null ? (mod as Record<string, unknown>) : null;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 type DiffxTimes = { info: Record<string, unknown> | null; forward: Series; train: Series; error?: string };
 type ArtTimes = { info: Record<string, unknown> | null; train: Series; warmup: number; threads: number | null; loadAtStep: number[]; error?: string };
+/** The all-reduce section: bench/allreduce.ts's rows for the bench network's and art.yaml's gradient sizes. */
+type AllReduceSection = { bench_floats: number; art_floats: number; rows: AllReduceBenchRow[] };
 /** The art.yaml section: per backend run, and why the others were not. */
 type ArtSection = { gflopPerImage: number | null; runs: Record<string, ArtTimes>; notRun: Record<string, string> };
 
@@ -249,11 +245,11 @@ async function main(): Promise<void> {
   let torchVariants: TorchVariant[] = [];
   let art: ArtSection | null = null;
   const sampling: Record<string, { images_per_s: number; detail?: unknown }> = {};
-  let allreduce: unknown = null;
+  let allreduce: AllReduceSection | null = null;
   let pretrain: unknown = null;
   let lora: unknown = null;
   let fidBench: unknown = null;
-  let startup: unknown = null;
+  let startup: StartupRow[] | null = null;
   const benchGflopCounted = await countGflopPerImage(BENCH_CONFIG);
   const torch = wanted("torch") ? checkTorch() : { ok: false, reason: "skipped (--skip torch)" };
   if (!torch.ok) note(`PyTorch reference skipped: ${torch.reason ?? ""}`);
@@ -268,14 +264,9 @@ async function main(): Promise<void> {
     // ---- 8. start-up times (first: the cheapest section)
     if (wanted("startup")) {
       await section("startup", async () => {
-        const mod = await importIfPresent(path.join(ROOT, "bench", "startup.ts"));
-        if (!mod || typeof mod.benchStartup !== "function") {
-          note("bench/startup.ts (benchStartup) is not there: start-up not measured");
-          return;
-        }
         const reps = intArg("startup-reps", 5);
         log(`\nstart-up: whole processes, median of ${reps} (wall and CPU = user + system of every node process)`);
-        startup = (mod.benchStartup as (o: { reps: number; log: (s: string) => void }) => unknown)({ reps, log });
+        startup = benchStartup({ reps, log });
       });
       save(false);
     }
@@ -359,15 +350,12 @@ async function main(): Promise<void> {
         await torchSampleRound();
         torchSampling();
         save(false);
-        const mod = await importIfPresent(path.join(ROOT, "bench", "sampling.ts"));
-        if (mod && typeof mod.benchSampling === "function") {
-          try {
-            const result: unknown = await (mod.benchSampling as (o: Record<string, unknown>) => Promise<unknown>)({ batch: BATCH, steps: opts.sampleSteps, resolution: 32, reps: opts.diffxSampleReps, log: (l: string) => log(`  diffx ${l.trim()}`) });
-            for (const [engine, v] of Object.entries(samplingRates(result))) sampling[engine] = v;
-          } catch (err) {
-            note(`bench/sampling.ts benchSampling failed: ${String(err)}`);
-          }
-        } else note("bench/sampling.ts (benchSampling) is not there: diffx sampling (tfjs, onnx) not measured");
+        try {
+          const rows = await benchSampling({ batch: BATCH, steps: opts.sampleSteps, resolution: 32, reps: opts.diffxSampleReps, log: (l: string) => log(`  diffx ${l.trim()}`) });
+          Object.assign(sampling, samplingRates(rows));
+        } catch (err) {
+          note(`bench/sampling.ts benchSampling failed: ${String(err)}`);
+        }
         save(false);
         await torchSampleRound();
         torchSampling();
@@ -379,17 +367,11 @@ async function main(): Promise<void> {
     // ---- 3. all-reduce
     if (wanted("allreduce")) {
       await section("all-reduce", async () => {
-        const mod = await importIfPresent(path.join(ROOT, "bench", "allreduce.ts"));
-        if (!mod || typeof mod.benchAllReduce !== "function" || typeof mod.configGradientFloats !== "function") {
-          note("bench/allreduce.ts (benchAllReduce) is not there: all-reduce not measured");
-          return;
-        }
-        const benchFloats = typeof mod.BENCH_NET_FLOATS === "number" ? mod.BENCH_NET_FLOATS : 1_373_155;
-        const artFloats = (mod.configGradientFloats as (f: string, v?: number) => number)(ART_CONFIG, 256);
-        const algorithms = opts.allreduceAlgorithms ? opts.allreduceAlgorithms.split(",") : [await defaultAlgorithm()];
-        log(`\nall-reduce: ${algorithms.join(", ")}; ${benchFloats} (bench) and ${artFloats} (art.yaml) floats; 2 and 4 workers; median of ${opts.allreduceRepeats}`);
-        const rows: unknown = await (mod.benchAllReduce as (s: number[], w: number[], o: Record<string, unknown>) => Promise<unknown>)([benchFloats, artFloats], [2, 4], { algorithms, repeats: opts.allreduceRepeats });
-        allreduce = { bench_floats: benchFloats, art_floats: artFloats, rows };
+        const artFloats = configGradientFloats(ART_CONFIG, 256);
+        const algorithms = opts.allreduceAlgorithms ? opts.allreduceAlgorithms.split(",").map(allReduceAlgorithm) : [DEFAULT_ALGORITHM];
+        log(`\nall-reduce: ${algorithms.join(", ")}; ${BENCH_NET_FLOATS} (bench) and ${artFloats} (art.yaml) floats; 2 and 4 workers; median of ${opts.allreduceRepeats}`);
+        const rows = await benchAllReduce([BENCH_NET_FLOATS, artFloats], [2, 4], { algorithms, repeats: opts.allreduceRepeats });
+        allreduce = { bench_floats: BENCH_NET_FLOATS, art_floats: artFloats, rows };
       });
       save(false);
     }
@@ -545,31 +527,16 @@ async function countGflopPerImage(configFile: string): Promise<number | null> {
   return ops.flops / 1e9;
 }
 
-async function defaultAlgorithm(): Promise<string> {
-  const mod = await importIfPresent(path.join(ROOT, "src", "train", "parallel", "allreduce.ts"));
-  return mod && typeof mod.DEFAULT_ALGORITHM === "string" ? mod.DEFAULT_ALGORITHM : "ring";
+/** An --allreduce-algorithms name, checked. */
+function allReduceAlgorithm(name: string): AllReduceAlgorithm {
+  const known = ALL_REDUCE_ALGORITHMS.find((a) => a === name);
+  if (!known) throw new Error(`--allreduce-algorithms: unknown algorithm ${name} (${ALL_REDUCE_ALGORITHMS.join(", ")})`);
+  return known;
 }
 
-/** `{engine: images/s}` from whatever benchSampling returns: an object keyed by engine, or rows with engine + images/s. */
-function samplingRates(result: unknown): Record<string, { images_per_s: number; detail?: unknown }> {
-  const out: Record<string, { images_per_s: number; detail?: unknown }> = {};
-  const rateOf = (v: unknown): number | null => {
-    if (typeof v === "number") return v;
-    if (typeof v !== "object" || v === null) return null;
-    const r = v as Record<string, unknown>;
-    for (const k of ["imagesPerS", "images_per_s", "imagesPerSecond"]) if (typeof r[k] === "number") return r[k];
-    return null;
-  };
-  const rows = Array.isArray(result) ? result : typeof result === "object" && result !== null ? Object.entries(result).map(([engine, v]) => ({ engine, ...(typeof v === "object" && v !== null ? v : { imagesPerS: v }) })) : [];
-  for (const row of rows) {
-    if (typeof row !== "object" || row === null) continue;
-    const engine = (row as Record<string, unknown>).engine;
-    const rate = rateOf(row);
-    // "tfjs-wasm" → "tfjs", "onnx-cpu" → "onnx": results.json is keyed by engine; the full name stays in the detail
-    if (typeof engine === "string" && rate !== null) out[engine.split("-")[0]] = { images_per_s: rate, detail: row };
-  }
-  if (Object.keys(out).length === 0) note(`bench/sampling.ts returned a shape run.ts does not read: ${JSON.stringify(result).slice(0, 300)}`);
-  return out;
+/** `{engine: images/s}` from benchSampling's rows, keyed "tfjs", "onnx" (the full engine name, e.g. "onnx-cpu", stays in the detail). */
+function samplingRates(rows: SamplingBenchRow[]): Record<string, { images_per_s: number; detail: SamplingBenchRow }> {
+  return Object.fromEntries(rows.map((row) => [row.engine.split("-")[0], { images_per_s: row.imagesPerSecond, detail: row }]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,11 +554,11 @@ interface BuildInput {
   art: ArtSection | null;
   benchGflopCounted: number | null;
   sampling: Record<string, { images_per_s: number; detail?: unknown }>;
-  allreduce: unknown;
+  allreduce: AllReduceSection | null;
   pretrain: unknown;
   lora: unknown;
   fid: unknown;
-  startup: unknown;
+  startup: StartupRow[] | null;
 }
 
 type Results = ReturnType<typeof buildResults>;
@@ -648,7 +615,7 @@ function buildResults(b: BuildInput) {
     allreduce_ms,
     lora_step_ms: Array.isArray(b.lora) ? Object.fromEntries((b.lora as { variant: string; step_ms: number }[]).map((r) => [r.variant, r.step_ms])) : {},
     fid_s: b.fid && typeof b.fid === "object" ? { diffx: (b.fid as { diffx_s: number }).diffx_s, scipy: (b.fid as { scipy_s: number | null }).scipy_s } : {},
-    startup_ms: Array.isArray(b.startup) ? Object.fromEntries((b.startup as { command: string; wall_ms: number; cpu_ms: number }[]).map((r) => [r.command, { wall: r.wall_ms, cpu: r.cpu_ms }])) : {},
+    startup_ms: Object.fromEntries((b.startup ?? []).map((r) => [r.command, { wall: r.wall_ms, cpu: r.cpu_ms }])),
     pretrain_steps_per_s: Array.isArray(b.pretrain) ? Object.fromEntries((b.pretrain as { config: string; steps_per_s: number | null }[]).map((r) => [r.config, r.steps_per_s])) : {},
     notes,
     details: {
@@ -673,15 +640,10 @@ function buildResults(b: BuildInput) {
 }
 
 /** `{bench: {"2": ms, "4": ms}, art: {…}, algorithm}` from bench/allreduce.ts rows (first algorithm listed per size). */
-function allreduceTable(allreduce: unknown): Record<string, unknown> {
-  if (typeof allreduce !== "object" || allreduce === null) return {};
-  const a = allreduce as { bench_floats?: unknown; art_floats?: unknown; rows?: unknown };
-  if (!Array.isArray(a.rows)) return {};
+function allreduceTable(a: AllReduceSection | null): Record<string, unknown> {
+  if (!a) return {};
   const out: Record<string, Record<string, Record<string, number>>> = {};
-  for (const row of a.rows) {
-    if (typeof row !== "object" || row === null) continue;
-    const r = row as Record<string, unknown>;
-    if (typeof r.floats !== "number" || typeof r.workers !== "number" || typeof r.medianMs !== "number" || typeof r.algorithm !== "string") continue;
+  for (const r of a.rows) {
     const size = r.floats === a.bench_floats ? "bench" : r.floats === a.art_floats ? "art" : String(r.floats);
     ((out[r.algorithm] ??= {})[size] ??= {})[String(r.workers)] = r.medianMs;
   }

@@ -67,6 +67,8 @@ export interface AllReduceOptions {
 const HELLO_MAGIC = 0x52584644; // "DFXR"
 const HELLO_BYTES = 16;
 const ALGORITHM_CODES: Record<AllReduceAlgorithm, number> = { ring: 1, star: 2, shm: 3 };
+/** Every algorithm, for a caller that takes one by name. */
+export const ALL_REDUCE_ALGORITHMS = Object.keys(ALGORITHM_CODES) as AllReduceAlgorithm[];
 const BARRIER_BYTES = 12;
 const RETRY_MS = 20;
 
