@@ -106,16 +106,21 @@ function thin(points: [number, number][]): [number, number][] {
   return kept;
 }
 
-/** The parameter counts a training's manifest records (null when it has none, e.g. written before they were recorded). */
-function manifestParameters(dir: string): RunManifest["parameters"] | null {
-  if (!fs.existsSync(path.join(dir, RUN_FILES.manifest))) return null;
-  return readManifest(dir).parameters ?? null;
+/**
+ * The parameters a fold training trained, from the counts its manifest records (null when it has
+ * none, e.g. written before they were recorded). A training of `train.steps: 0` (the zero-shot
+ * control: `train.init`'s weights as they are) trained none, whatever its model could train.
+ */
+export function trainedParameters(job: TrainJob): RunManifest["parameters"] | null {
+  if (!fs.existsSync(path.join(job.dir, RUN_FILES.manifest))) return null;
+  const p = readManifest(job.dir).parameters ?? null;
+  return p && job.config.train.steps === 0 ? { ...p, trainable: 0, ratio: 0 } : p;
 }
 
 function trainingReports(input: ReportInput): TrainingReport[] {
   return input.jobs.map(({ job, reused }) => {
     const metrics = readMetrics(job.dir);
-    const p = manifestParameters(job.dir);
+    const p = trainedParameters(job);
     return {
       fold: job.fold,
       run: job.rel,
@@ -159,27 +164,20 @@ function variantCost(v: ResolvedVariant, cells: CellReport[]): VariantCost | nul
   };
 }
 
-/**
- * Trainable / total parameters of the variant's fold trainings, as [lowest, highest] over folds; null
- * when a manifest lacks them. A training of `train.steps: 0` (the zero-shot control: `train.init`'s
- * weights as they are) trained nothing, so it counts 0 trainable whatever its model could train.
- */
+/** Trained / total parameters of the variant's fold trainings (trainedParameters), as [lowest, highest] over folds; null when a manifest lacks them. */
 export function variantParameters(v: Pick<ResolvedVariant, "training">, jobs: ReportInput["jobs"]): ParameterRange | null {
   const own = jobs.filter(({ job }) => job.name === v.training);
-  const counts = own.map(({ job }) => manifestParameters(job.dir));
+  const counts = own.map(({ job }) => trainedParameters(job));
   if (!counts.length || counts.some((c) => c === null)) return null;
   const known = counts as NonNullable<RunManifest["parameters"]>[];
   const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
-  const total = range(known.map((c) => c.total));
-  if (own.every(({ job }) => job.config.train.steps === 0)) {
-    return { trainable: [0, 0], total, ratio: [0, 0], adapter: "none (train.steps 0: nothing trained)" };
-  }
   const a = known[0].adapter;
+  const untrained = own.every(({ job }) => job.config.train.steps === 0);
   return {
     trainable: range(known.map((c) => c.trainable)),
-    total,
+    total: range(known.map((c) => c.total)),
     ratio: range(known.map((c) => c.ratio)),
-    adapter: a ? `LoRA rank ${a.rank}, α ${a.alpha} on ${a.layers} layers (${a.targets.join(", ")})` : null,
+    adapter: untrained ? "none (train.steps 0: nothing trained)" : a ? `LoRA rank ${a.rank}, α ${a.alpha} on ${a.layers} layers (${a.targets.join(", ")})` : null,
   };
 }
 
