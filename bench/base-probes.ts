@@ -9,17 +9,23 @@
  * - **memorisation**: the ε-loss at several t on 120 pairs of the corpus the base was trained on
  *   against its 120 held-out pairs (the same noise for both). Equal losses mean the base has not
  *   memorised its corpus, so a larger corpus of the same kind is not what it lacks.
+ * - **count by number asked**: the count the domain classifier reads in the run's own held-out
+ *   samples (`diffx pretrain`'s base-eval), tallied by the number the caption asked for.
  *
  *   node --import tsx bench/base-probes.ts RUN [--cwd DIR]
  *
  * RUN is a `diffx pretrain` run folder; DIR is where its `datasets/` folder is (default: here).
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { openDataset } from "../src/data/build.js";
 import { loadPairArrays, type PairArrays } from "../src/data/loader.js";
 import { makeSchedule, type NoiseSchedule } from "../src/diffusion/schedule.js";
 import { Rng } from "../src/engine/rng.js";
-import { heldOutDataset } from "../src/eval/base-scores.js";
+import { readPng } from "../src/engine/image.js";
+import { BASE_EVAL_DIR, heldOutDataset } from "../src/eval/base-scores.js";
+import { loadDomainExtractor } from "../src/metrics/domain/domain-extractor.js";
 import { conditionInputs } from "../src/sample/conditions.js";
 import { openNetwork } from "../src/sample/network.js";
 import type { NetworkSession } from "../src/sample/network-session.js";
@@ -90,7 +96,26 @@ export function swappedCaptions(pairs: PairArrays): { index: number[]; caption: 
   };
 }
 
-export async function probeBase(runDir: string, cwd: string, log: (line: string) => void): Promise<{ words: WordRow[]; loss: LossRow[] }> {
+/** asked count → classifier's count → images, over the run's base-eval samples. */
+export type CountConfusion = Record<string, Record<string, number>>;
+
+async function countConfusion(runDir: string, heldout: PairArrays): Promise<CountConfusion> {
+  const dir = path.join(runDir, BASE_EVAL_DIR, "fold-0", "base");
+  const records = fs.readFileSync(path.join(dir, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { file: string; pair_id: string });
+  const extractor = await loadDomainExtractor();
+  // as the eval scores text control: an image the domain head takes for another generator has no count
+  const predicted = await extractor.predictAttributes(records.map((r) => readPng(path.join(dir, r.file))));
+  const out: CountConfusion = {};
+  records.forEach((r, i) => {
+    const asked = String(heldout.attributes[heldout.ids.indexOf(r.pair_id)].count);
+    const read = predicted[i].count === undefined ? "not art" : String(predicted[i].count);
+    out[asked] ??= {};
+    out[asked][read] = (out[asked][read] ?? 0) + 1;
+  });
+  return out;
+}
+
+export async function probeBase(runDir: string, cwd: string, log: (line: string) => void): Promise<{ words: WordRow[]; loss: LossRow[]; counts: CountConfusion }> {
   const run = openRun(runDir);
   const { config } = run;
   if (config.model.conditioning !== "text") throw new Error(`${runDir}: the probes need a text model`);
@@ -129,7 +154,13 @@ export async function probeBase(runDir: string, cwd: string, log: (line: string)
       loss.push(row);
       log(`  t ${String(t).padStart(3)}: corpus ${row.corpus.toFixed(5)}, held-out ${row.heldout.toFixed(5)} (× ${(row.heldout / row.corpus).toFixed(3)})`);
     }
-    return { words, loss };
+    const counts = await countConfusion(runDir, heldout);
+    log("count by number asked (the run's base-eval samples): asked → how often the classifier reads each count");
+    for (const [asked, read] of Object.entries(counts).sort()) {
+      const n = Object.values(read).reduce((a, b) => a + b, 0);
+      log(`  ${asked}: right ${(((read[asked] ?? 0) / n) * 100).toFixed(0)} % of ${n} (${Object.entries(read).sort().map(([k, v]) => `${k}: ${v}`).join(", ")})`);
+    }
+    return { words, loss, counts };
   } finally {
     session.dispose();
   }
