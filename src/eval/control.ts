@@ -13,7 +13,7 @@
 import type { Image } from "../engine/image.js";
 import type { FeatureExtractor } from "../metrics/extractor.js";
 import type { AttributeValue } from "../data/dataset.js";
-import type { SketchFidelityScores, TextControlScores } from "../report/report-types.js";
+import type { SketchFidelityScores, TextControlScores, ValueTally } from "../report/report-types.js";
 import { DEFAULT_EDGE_OPTIONS, sketchFidelity, type EdgeOptions } from "./edges.js";
 
 /**
@@ -32,22 +32,31 @@ export function canPredictAttributes(x: FeatureExtractor): x is FeatureExtractor
   return Array.isArray(c.attributes) && typeof c.predictAttributes === "function";
 }
 
-/** Fraction of images whose predictions match `wanted` on every compared attribute, and per attribute. */
-function matchRates(predicted: Record<string, AttributeValue>[], wanted: Record<string, AttributeValue>[], attributes: readonly string[]): { all: number; per: Record<string, number> } {
+/**
+ * Fraction of images whose predictions match `wanted` on every compared attribute, per attribute,
+ * and per attribute value asked for (images asked for it, and how many of them show it).
+ */
+function matchRates(predicted: Record<string, AttributeValue>[], wanted: Record<string, AttributeValue>[], attributes: readonly string[]): { all: number; per: Record<string, number>; byValue: Record<string, Record<string, ValueTally>> } {
   const per: Record<string, number> = Object.fromEntries(attributes.map((a) => [a, 0]));
+  const byValue: Record<string, Record<string, ValueTally>> = Object.fromEntries(attributes.map((a) => [a, {}]));
   let all = 0;
   predicted.forEach((p, i) => {
     let ok = true;
     for (const a of attributes) {
-      const hit = p[a] !== undefined && String(p[a]) === String(wanted[i][a]);
-      if (hit) per[a] += 1;
-      else ok = false;
+      const asked = String(wanted[i][a]);
+      const hit = p[a] !== undefined && String(p[a]) === asked;
+      const tally = (byValue[a][asked] ??= { n: 0, hits: 0 });
+      tally.n += 1;
+      if (hit) {
+        per[a] += 1;
+        tally.hits += 1;
+      } else ok = false;
     }
     if (ok) all += 1;
   });
   const n = Math.max(1, predicted.length);
   for (const a of attributes) per[a] /= n;
-  return { all: all / n, per };
+  return { all: all / n, per, byValue };
 }
 
 /**
@@ -74,6 +83,8 @@ export async function textControl(
     chance_success_rate: chance.all,
     chance_attribute_accuracy: chance.per,
     success_vs_real: onReal.all > 0 ? onGenerated.all / onReal.all : null,
+    by_value: onGenerated.byValue,
+    real_by_value: onReal.byValue,
     attributes,
     n: generated.length,
     n_real: real.length,

@@ -5,9 +5,9 @@
 import { encodePng, type Image } from "../engine/image.js";
 import { reportPlots } from "./charts.js";
 import { comparisonColumns, rowFiles, tileFactor, upscaleNearest } from "./comparison.js";
-import { COST_NOTE, curvesNote, headline, TEXT_CONTROL_NOTE } from "./markdown.js";
+import { COST_NOTE, curvesNote, headline, TEXT_CONTROL_BY_VALUE_NOTE, TEXT_CONTROL_NOTE } from "./markdown.js";
 import type { EvalReport } from "./report-types.js";
-import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
+import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlByValueTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
 import type { StatsResult } from "../stats/index.js";
 
 export function escapeHtml(s: string): string {
@@ -64,6 +64,8 @@ export function renderHtml(r: EvalReport, load: (rel: string) => Image): string 
   parts.push(`<h2>Per-fold scores</h2><p>CIs per cell are BCa bootstrap intervals over that fold's held-out pairs (each resampled with its generated images); the real-vs-real floor is FID/KID between two disjoint sets of real images of the same sizes.</p>${htmlTable(perFoldTable(r))}`);
   const tc = textControlTable(r);
   if (tc) parts.push(`<h2>Text control against its ceiling</h2><p>${escapeHtml(TEXT_CONTROL_NOTE)}</p>${htmlTable(tc)}`);
+  const byValue = textControlByValueTable(r);
+  if (byValue) parts.push(`<h3>By the value asked for</h3><p>${escapeHtml(TEXT_CONTROL_BY_VALUE_NOTE)}</p>${htmlTable(byValue)}`);
   parts.push(`<h2>Statistics</h2>${statsBlock("FID", r.stats.fid)}${statsBlock("KID", r.stats.kid)}`);
 
   parts.push(`<h2>Training</h2>${r.curves ? `<p>${escapeHtml(curvesNote(r))}</p>` : ""}${plotDiv(["training-loss.svg", "training-kl.svg", "training-perceptual.svg"])}${htmlTable(trainingTable(r))}`);

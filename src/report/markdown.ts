@@ -2,7 +2,7 @@
 import { PLOTS_DIR, reportPlots } from "./charts.js";
 import { num, pval } from "./format.js";
 import type { EvalReport } from "./report-types.js";
-import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
+import { foldsTable, perFoldTable, posthocTable, provenance, summaryTable, testsTable, textControlByValueTable, textControlTable, trainingTable, variantsTable, type Table } from "./tables.js";
 import type { StatsResult } from "../stats/index.js";
 
 function cell(s: string): string {
@@ -27,6 +27,9 @@ export const COST_NOTE =
 export function curvesNote(r: EvalReport): string {
   return r.curves ? `Per fold training: the loss, the KL term (${r.curves.kl}) and the perceptual loss (${r.curves.perceptual}).` : "";
 }
+
+export const TEXT_CONTROL_BY_VALUE_NOTE =
+  "Pooled over folds: of the images whose caption asked for the value, the share the classifier reads as showing it (images right / asked). Few images stand behind each share: read it to see which values a model draws and which it misses, not as a test.";
 
 export const TEXT_CONTROL_NOTE =
   "Mean over folds, at the model resolution. Chance: how often another held-out pair has the same value (what a generator that ignores the text would reach with a perfect classifier). Classifier on real: the domain classifier on the held-out real images, the ceiling a generated image can be held to. Generated: the images generated from the pairs' captions; in brackets as a fraction of the classifier's rate on real images.";
@@ -72,6 +75,8 @@ export function renderMarkdown(r: EvalReport): string {
   if (tc) {
     out.push("## Text control against its ceiling", "", TEXT_CONTROL_NOTE, "", markdownTable(tc), "");
   }
+  const byValue = textControlByValueTable(r);
+  if (byValue) out.push("### By the value asked for", "", TEXT_CONTROL_BY_VALUE_NOTE, "", markdownTable(byValue), "");
   out.push("## Statistics", "");
   out.push(...statsSection("FID", r.stats.fid), ...statsSection("KID", r.stats.kid));
   out.push("## How the numbers were computed", "");

@@ -12,6 +12,12 @@ export const EVAL_REPORT_FORMAT = "diffx-eval-report/1";
 export type Interval = [number, number];
 
 /** Text-control success: the feature extractor's attribute predictions vs the prompt's attributes. */
+/** Images asked for one attribute value, and how many of them the classifier reads as showing it. */
+export interface ValueTally {
+  n: number;
+  hits: number;
+}
+
 export interface TextControlScores {
   /** Fraction of generated images whose predicted attributes all equal the conditioning pair's. */
   success_rate: number;
@@ -26,6 +32,10 @@ export interface TextControlScores {
   chance_attribute_accuracy?: Record<string, number | null>;
   /** success_rate / real_success_rate (null when the classifier gets no real image right). */
   success_vs_real?: number | null;
+  /** Per attribute and value asked for (e.g. count "3"): generated images asked for it, and how many show it. */
+  by_value?: Record<string, Record<string, ValueTally>>;
+  /** The same for the held-out real images (the classifier's ceiling per value). */
+  real_by_value?: Record<string, Record<string, ValueTally>>;
   /** Attributes compared (predicted by the extractor and present in the dataset). */
   attributes: string[];
   n: number;

@@ -132,6 +132,42 @@ export function textControlTable(r: EvalReport): Table | null {
   return { header, rows };
 }
 
+/**
+ * Text control by the value the caption asked for (count "1" … "4", each colour, …), pooled over
+ * folds: of the images asked for the value, the share the classifier reads as showing it, with
+ * the images behind each share. It shows which values a model draws and which it misses (a model
+ * that draws one subject but not three). Null when no cell recorded the tallies.
+ */
+export function textControlByValueTable(r: EvalReport): Table | null {
+  const cells = r.cells.filter((c) => c.text_control?.by_value);
+  if (!cells.length) return null;
+  const firstVariant = r.variants[0]?.name;
+  type Tallies = NonNullable<NonNullable<(typeof cells)[number]["text_control"]>["by_value"]>;
+  const pooled = (tallies: (Tallies | undefined)[], a: string, value: string): string => {
+    let n = 0;
+    let hits = 0;
+    for (const t of tallies) {
+      n += t?.[a]?.[value]?.n ?? 0;
+      hits += t?.[a]?.[value]?.hits ?? 0;
+    }
+    return n ? `${percent(hits / n)} (${hits}/${n})` : "–";
+  };
+  const attributes = [...new Set(cells.flatMap((c) => c.text_control?.attributes ?? []))];
+  const header = ["attribute = value asked", "classifier on real", ...r.variants.map((v) => `${v.name}: generated`)];
+  const rows: string[][] = [];
+  for (const a of attributes) {
+    const values = [...new Set(cells.flatMap((c) => Object.keys(c.text_control?.by_value?.[a] ?? {})))].sort((x, y) => x.localeCompare(y, "en", { numeric: true }));
+    for (const value of values) {
+      rows.push([
+        `${a} = ${value}`,
+        pooled(cells.filter((c) => c.variant === firstVariant).map((c) => c.text_control?.real_by_value), a, value),
+        ...r.variants.map((v) => pooled(cells.filter((c) => c.variant === v.name).map((c) => c.text_control?.by_value), a, value)),
+      ]);
+    }
+  }
+  return { header, rows };
+}
+
 /** How the Friedman p in a table was computed. */
 function friedmanPLabel(s: StatsResult): string {
   const fr = s.friedman;

@@ -51,6 +51,12 @@ test("text control: success needs every compared attribute right; per-attribute 
   assert.equal(s.success_vs_real, (2 / 4) / (2 / 3));
   assert.equal(s.n, 4);
   assert.equal(s.n_real, 3);
+  // by the value asked for: every count right once; the star asked once and missed (drawn as a circle)
+  assert.deepEqual(s.by_value?.count, { "1": { n: 1, hits: 1 }, "2": { n: 1, hits: 1 }, "3": { n: 1, hits: 1 }, "4": { n: 1, hits: 1 } });
+  assert.deepEqual(s.by_value?.shape, { circle: { n: 2, hits: 2 }, star: { n: 1, hits: 0 }, square: { n: 1, hits: 1 } });
+  assert.deepEqual(s.by_value?.style, { "op-art": { n: 1, hits: 1 }, mosaic: { n: 1, hits: 1 }, wave: { n: 2, hits: 1 } });
+  // on the real images the classifier misses real 12's wave (read as op-art)
+  assert.deepEqual(s.real_by_value?.style, { "op-art": { n: 1, hits: 1 }, mosaic: { n: 1, hits: 1 }, wave: { n: 1, hits: 0 } });
   // nothing in common: no score
   assert.equal(await textControl(predictor({}, ["domain"]), [tagged(0)], [wanted[0]], [tagged(10)], [wanted[0]]), null);
 });

@@ -63,6 +63,9 @@ export function fixtureReport(evalDir: string): EvalReport {
           chance_success_rate: 0.05,
           chance_attribute_accuracy: { style: 0.25, shape: 0.2 },
           success_vs_real: (0.5 + fold * 0.1) / 0.9,
+          // by the value asked: dpmpp-20 draws every circle, ddim-4 half; stars are drawn in `fold` of 6
+          by_value: { shape: { circle: { n: 6, hits: v === "dpmpp-20" ? 6 : 3 }, star: { n: 6, hits: fold } }, style: { wave: { n: 12, hits: 9 } } },
+          real_by_value: { shape: { circle: { n: 6, hits: 6 }, star: { n: 6, hits: 5 } }, style: { wave: { n: 12, hits: 12 } } },
           attributes: ["shape", "style"],
           n: 12,
           n_real: 12,

@@ -39,6 +39,11 @@ test("writeEvalReport: report.json is the source; md and html show its numbers; 
   assert.ok(md.includes("| attribute | chance | classifier on real (ceiling) | dpmpp-20: generated (÷ real) | ddim-4: generated (÷ real) |"), md);
   assert.ok(md.includes("| shape | 20.0 % | 90.0 % | 60.0 % (0.667) | 60.0 % (0.667) |"), md);
   assert.ok(md.includes("| all attributes (success) | 5.0 % | 90.0 % | 60.0 % (0.667) | 60.0 % (0.667) |"), md);
+  // by the value asked, pooled over the 3 folds: images right / asked
+  assert.ok(md.includes("| attribute = value asked | classifier on real | dpmpp-20: generated | ddim-4: generated |"), md);
+  assert.ok(md.includes("| shape = circle | 100.0 % (18/18) | 100.0 % (18/18) | 50.0 % (9/18) |"), md);
+  assert.ok(md.includes("| shape = star | 83.3 % (15/18) | 16.7 % (3/18) | 16.7 % (3/18) |"), md);
+  assert.ok(md.includes("| style = wave | 100.0 % (36/36) | 75.0 % (27/36) | 75.0 % (27/36) |"), md);
 
   const html = fs.readFileSync(files.html, "utf8");
   assert.ok(html.startsWith("<!DOCTYPE html>"));
