@@ -76,6 +76,8 @@ export interface RunManifest {
    * but their hashes stay here, so `diffx verify --steps K` can compare a re-run at step K).
    */
   checkpoints?: Record<string, Record<string, string>>;
+  /** Pretraining runs started with `--out`: the base folder to write when the run finishes (absolute). */
+  base_out?: string;
   /** Where a training's weights started (train.init other than scratch). */
   init?: { spec: string; source: string; sha256: string; added_words: string[] };
   /** Training runs: trainable and total parameters and their ratio (train.adapter: src/train/adapter.ts). */

@@ -70,6 +70,8 @@ export interface TrainRunOptions {
   heldOutRows?: number[];
   /** Write the end-of-training plots and sample grid (default true). */
   finish?: boolean;
+  /** A new pretraining run's `--out`: recorded in its manifest (base_out) so `--resume` writes the base there too. */
+  baseOut?: string;
 }
 
 export interface TrainRunResult {
@@ -321,6 +323,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       const source = loadInitSource(config.train.init);
       if (source) manifest.init = { spec: config.train.init, source: source.label, sha256: source.sha256, added_words: tokenizer && source.tokenizer ? tokenizer.vocab.slice(source.tokenizer.size) : [] };
       manifest.parameters = parameterCounts(config, tokenizer?.size ?? 0);
+      if (o.baseOut !== undefined) manifest.base_out = o.baseOut;
     }
     const workers = plan?.workers ?? [{ rank: 0, device: device.provider === "cuda" ? (listGpus()[0]?.id ?? "0") : "cpu", env: {}, threads: backend.threads }];
     manifest.backend = { name: backend.name, version: backend.version, threads: backend.threads, skipped: backend.skipped, devices: deviceNames(workers), workers: workers.length, device: deviceRecord(device) };

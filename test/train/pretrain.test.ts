@@ -22,7 +22,7 @@ import { diffusionLoss, objectiveConfig } from "../../src/diffusion/objective.js
 import { openDataset } from "../../src/data/build.js";
 import { forward } from "../../src/model/model.js";
 import { TfjsOps, paramVariables, disposeTensors } from "../../src/nn/tfjs-ops.js";
-import { readBase } from "../../src/train/base-file.js";
+import { readBase, shippedBasesDir } from "../../src/train/base-file.js";
 import { checkpointDir, listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
 import { nextBatch } from "../../src/train/batches.js";
 import { loadTrainingSet } from "../../src/train/load-training-set.js";
@@ -209,6 +209,21 @@ describe("diffx pretrain and train.init", () => {
         `${name} was made by configs/pretrain-${name}.yaml`,
       );
     }
+  });
+
+  it("a resumed pretraining writes its base where the run was started to write it (--out), not into the shipped folder", () => {
+    const runDir = path.join(work, "run-d");
+    const out = path.join(work, "resumed", "tiny");
+    const first = runCli(["pretrain", config, "--run-dir", runDir, "--out", out, "--until-step", "3", "--quiet"], { cwd: work });
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(!fs.existsSync(out), "no base before the run finishes");
+    const resumed = runCli(["pretrain", "--resume", runDir, "--quiet", "--json"], { cwd: work });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal((JSON.parse(resumed.stdout) as { base: string }).base, out);
+    assert.ok(!fs.existsSync(path.join(shippedBasesDir(), "tiny")), "nothing written into the shipped bases");
+    // 3 + 3 steps through a resume: the same weights as run-a's 6 in one go
+    const meta = JSON.parse(fs.readFileSync(path.join(out, "base.json"), "utf8"));
+    assert.equal(meta.weights.sha256, JSON.parse(fs.readFileSync(path.join(bases, "tiny", "base.json"), "utf8")).weights.sha256);
   });
 
   it("train.steps 0 keeps the base as it is: a finished run whose step-0 checkpoint holds the base file's weights, bit for bit", () => {

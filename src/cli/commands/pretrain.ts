@@ -8,6 +8,7 @@ import { collectSets } from "./config.js";
 import { checkTrainArgs } from "./train.js";
 import { withInterrupt } from "../interrupt.js";
 import { DIFFX_VERSION } from "../../runs/version.js";
+import { readManifest } from "../../runs/manifest.js";
 
 interface PretrainOpts {
   set: string[];
@@ -27,7 +28,7 @@ export function registerPretrain(program: Command): void {
     .option("--set <key=value>", "override a config key (repeatable)", collectSets, [] as string[])
     .option("--run-dir <dir>", "run folder (default runs/<name>-<UTC time>)")
     .option("--resume <run>", "continue an interrupted pretraining run from its last checkpoint")
-    .option("--out <dir>", "base folder to write (default: src/train/bases/<pretrain.base> of this diffx)")
+    .option("--out <dir>", "base folder to write (default: the --out the run was started with, else src/train/bases/<pretrain.base> of this diffx)")
     .option("--devices <devices>", "N, auto, or a GPU list like 0,3,5 (default: train.devices)")
     .addOption(new Option("--device <device>", "where onnxruntime computes the gradients (default: engine.device)").choices(DEVICE_REQUESTS))
     .option("--threads <n>", "CPU threads for this process (default: engine.threads)")
@@ -39,7 +40,7 @@ export function registerPretrain(program: Command): void {
       const { runPretrain, writeBaseFromRun, defaultBaseDir } = await import("../../train/pretrain.js"); // lazily: tfjs is slow to import
       const { scoreBase } = await import("../../eval/base-scores.js");
       const r = await withInterrupt(rep, (signal) =>
-        runPretrain({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, device: opts.device, threads, progress: rep, signal, stopAt }),
+        runPretrain({ configFile: config, sets: opts.set, resume: opts.resume, runDir: opts.runDir, backend: g.backend, devices: opts.devices, device: opts.device, threads, progress: rep, signal, stopAt, baseOut: opts.out !== undefined && !opts.resume ? path.resolve(opts.out) : undefined }),
       );
       if (r.interrupted || r.step < r.config.train.steps) {
         const why = r.interrupted ? `interrupted at step ${r.step}` : `stopped at step ${r.step} of ${r.config.train.steps}`;
@@ -48,7 +49,8 @@ export function registerPretrain(program: Command): void {
         return;
       }
       const name = r.config.pretrain?.base ?? r.config.name;
-      const out = path.resolve(opts.out ?? defaultBaseDir(name));
+      // --out, else the --out the run was started with (a resume must not fall back to the shipped folder), else the shipped folder
+      const out = path.resolve(opts.out ?? readManifest(r.runDir).base_out ?? defaultBaseDir(name));
       rep.info(`scoring the base on its procedural held-out set (${r.config.pretrain?.heldout_n} pairs, ${r.config.sample.sampler}-${r.config.sample.steps})`);
       const scores = await scoreBase(r.runDir, { backend: g.backend, progress: rep });
       const meta = writeBaseFromRun(r.runDir, out, { ...scores }, DIFFX_VERSION);
