@@ -65,9 +65,14 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   if (!all.length) (x0 = 0), (x1 = 1), (y0 = 0), (y1 = 1);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) (y0 -= 0.5), (y1 += 0.5);
-  // headroom above the data for the legend (one 16-px row per series), so it does not hide points or whiskers
+  // headroom above the data for the legend (16-px rows), so it does not hide points or whiskers; a
+  // legend taller than 60 % of the plot (15 fold trainings) goes into columns instead
   const plotH = H - m.t - m.b;
-  const legend = Math.min(0.6, (series.length * 16 + 12) / plotH);
+  const maxRows = Math.max(1, Math.floor((0.6 * plotH - 12) / 16));
+  const legendCols = Math.ceil(series.length / maxRows);
+  const legendRows = Math.ceil(series.length / Math.max(1, legendCols));
+  const legendColW = (W - m.l - m.r - 20) / Math.max(1, legendCols);
+  const legend = (legendRows * 16 + 12) / plotH;
   y1 += ((y1 - y0) * legend) / (1 - legend);
   const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
@@ -97,7 +102,8 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
       const X = px(x).toFixed(1), Y0 = py(o.logY ? Math.log10(lo) : lo).toFixed(1), Y1 = py(o.logY ? Math.log10(hi) : hi).toFixed(1);
       parts.push(`<path d="M${X},${Y0}L${X},${Y1}M${(px(x) - 3).toFixed(1)},${Y0}h6M${(px(x) - 3).toFixed(1)},${Y1}h6" stroke="${color}" stroke-width="1" fill="none"/>`);
     }
-    parts.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 16}" width="10" height="10" fill="${color}"/><text x="${m.l + 26}" y="${m.t + 17 + i * 16}">${esc(s.name)}</text>`);
+    const lx = m.l + 10 + Math.floor(i / legendRows) * legendColW, row = i % legendRows;
+    parts.push(`<rect x="${lx.toFixed(1)}" y="${m.t + 8 + row * 16}" width="10" height="10" fill="${color}"/><text x="${(lx + 16).toFixed(1)}" y="${m.t + 17 + row * 16}">${esc(s.name)}</text>`);
   });
   parts.push(`</svg>`);
   return parts.join("\n");
