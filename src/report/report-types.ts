@@ -11,13 +11,13 @@ export const EVAL_REPORT_FORMAT = "diffx-eval-report/1";
 
 export type Interval = [number, number];
 
-/** Text-control success: the feature extractor's attribute predictions vs the prompt's attributes. */
 /** Images asked for one attribute value, and how many of them the classifier reads as showing it. */
 export interface ValueTally {
   n: number;
   hits: number;
 }
 
+/** Text-control success: the feature extractor's attribute predictions vs the prompt's attributes. */
 export interface TextControlScores {
   /** Fraction of generated images whose predicted attributes all equal the conditioning pair's. */
   success_rate: number;
