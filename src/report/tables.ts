@@ -4,7 +4,7 @@
  */
 import { summarise, type StatsResult } from "../stats/index.js";
 import { count, countRange, interval, meanSd, num, percent, percentMeanSd, pval } from "./format.js";
-import type { EvalReport } from "./report-types.js";
+import type { EvalReport, ValueTally } from "./report-types.js";
 
 export interface Table {
   header: string[];
@@ -142,8 +142,7 @@ export function textControlByValueTable(r: EvalReport): Table | null {
   const cells = r.cells.filter((c) => c.text_control?.by_value);
   if (!cells.length) return null;
   const firstVariant = r.variants[0]?.name;
-  type Tallies = NonNullable<NonNullable<(typeof cells)[number]["text_control"]>["by_value"]>;
-  const pooled = (tallies: (Tallies | undefined)[], a: string, value: string): string => {
+  const pooled = (tallies: (Record<string, Record<string, ValueTally>> | undefined)[], a: string, value: string): string => {
     let n = 0;
     let hits = 0;
     for (const t of tallies) {
