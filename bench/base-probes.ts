@@ -22,6 +22,7 @@ import { pathToFileURL } from "node:url";
 import { openDataset } from "../src/data/build.js";
 import { loadPairArrays, type PairArrays } from "../src/data/loader.js";
 import { makeSchedule, type NoiseSchedule } from "../src/diffusion/schedule.js";
+import { qSampleArray } from "../src/diffusion/vlb.js";
 import { Rng } from "../src/engine/rng.js";
 import { readPng } from "../src/engine/image.js";
 import { BASE_EVAL_DIR, heldOutDataset } from "../src/eval/base-scores.js";
@@ -52,13 +53,10 @@ export interface LossRow {
   heldout: number;
 }
 
-/** The pairs' images noised to x_t with seeded noise: [x_t, ε]. */
-function noised(images: Float32Array, schedule: NoiseSchedule, t: number, seed: number): [Float32Array, Float32Array] {
-  const ab = schedule.alphaBars[t];
+/** The pairs' images (`count` of them) noised to x_t with seeded noise: [x_t, ε]. */
+function noised(images: Float32Array, count: number, schedule: NoiseSchedule, t: number, seed: number): [Float32Array, Float32Array] {
   const eps = new Rng(seed, "probe", t).normals(images.length);
-  const xt = new Float32Array(images.length);
-  for (let j = 0; j < xt.length; j++) xt[j] = Math.sqrt(ab) * images[j] + Math.sqrt(1 - ab) * eps[j];
-  return [xt, eps];
+  return [qSampleArray(images, eps, new Array<number>(count).fill(t), schedule), eps];
 }
 
 function rms(a: Float32Array, b: Float32Array): number {
@@ -134,7 +132,7 @@ export async function probeBase(runDir: string, cwd: string, log: (line: string)
     log(`caption words: ${s.index.length} held-out captions with two to four subjects, e.g. "${s.caption[0]}" → "${s.count[0]}" | "${s.colour[0]}" | "${s.shape[0]}"`);
     const words: WordRow[] = [];
     for (const t of PROBE_T) {
-      const [xt] = noised(images, schedule, t, config.seed);
+      const [xt] = noised(images, s.index.length, schedule, t, config.seed);
       const own = await predict(session, run, xt, t, s.caption, true);
       const caption = rms(own, await predict(session, run, xt, t, s.caption, false));
       const share = async (swapped: string[]): Promise<number> => rms(own, await predict(session, run, xt, t, swapped, true)) / caption;
@@ -146,7 +144,7 @@ export async function probeBase(runDir: string, cwd: string, log: (line: string)
     const loss: LossRow[] = [];
     for (const t of LOSS_T) {
       const mse = async (p: PairArrays): Promise<number> => {
-        const [xt, eps] = noised(p.images, schedule, t, config.seed);
+        const [xt, eps] = noised(p.images, p.count, schedule, t, config.seed);
         const pred = await predict(session, run, xt, t, p.captions, true);
         return rms(pred, eps) ** 2;
       };
