@@ -29,6 +29,19 @@ export function requirePretrain(config: Config, where: string): NonNullable<Conf
   return config.pretrain;
 }
 
+/**
+ * A base starts from scratch or continues another base (`train.init: base:NAME`, a second
+ * pretraining stage with its own learning-rate cycle). Not from a run: a base must be
+ * reproducible from what the package ships. And not from itself: writing base NAME from
+ * base:NAME would replace the weights its own provenance names.
+ */
+export function checkPretrainInit(config: Config, file: string): void {
+  const init = config.train.init;
+  if (init === "scratch") return;
+  if (!init.startsWith("base:")) throw new UsageError(`${file}: train.init is ${init}; a base is pretrained from scratch or continues another base (base:NAME), so that it can be reproduced from the package`);
+  if (init === `base:${config.pretrain?.base}`) throw new UsageError(`${file}: train.init is ${init} and pretrain.base is ${config.pretrain?.base}: a base cannot continue itself (the new weights would replace the ones its provenance names); give pretrain.base another name`);
+}
+
 /** Pretrain: check the config is a pretraining config, then train exactly as `diffx train` does. */
 export async function runPretrain(o: TrainRunOptions): Promise<TrainRunResult> {
   if (o.resume) {
@@ -38,7 +51,7 @@ export async function runPretrain(o: TrainRunOptions): Promise<TrainRunResult> {
     if (!o.configFile) throw new UsageError("give a pretraining CONFIG (e.g. configs/pretrain-art-32.yaml), or --resume RUN");
     const { config, file } = loadConfig(o.configFile, o.sets ?? []);
     requirePretrain(config, file);
-    if (config.train.init !== "scratch") throw new UsageError(`${file}: train.init is ${config.train.init}; a base is pretrained from scratch`);
+    checkPretrainInit(config, file);
   }
   return runTraining(o);
 }
@@ -72,6 +85,7 @@ export function writeBaseFromRun(runDir: string, outDir: string, scores: Record<
       corpus: { generator: gen.info.name, version: gen.info.version, kind: config.dataset.kind, seed: config.dataset.seed, n: config.dataset.n, image_size: config.dataset.image_size, dataset_hash: manifest.dataset_hash, captions: config.model.conditioning === "text" ? "English and Chinese (one drawn per training sample)" : "not used (sketch-conditioned)" },
       heldout: { seed: pre.heldout_seed, n: pre.heldout_n },
       pretraining: {
+        init: manifest.init ? { source: manifest.init.source, sha256: manifest.init.sha256 } : "scratch",
         config_hash: hash,
         seed: config.seed,
         steps: step,

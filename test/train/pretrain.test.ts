@@ -6,7 +6,8 @@
  *   forward (captions encoded with the base's own tokenizer, new words as <unk>);
  * - an imported dataset with words the base never saw fine-tunes: the run's tokenizer is the
  *   base's with the new words appended, and the manifest names them;
- * - a model or vocabulary mismatch is an exit-2 error naming both sides, with nothing written.
+ * - a model or vocabulary mismatch is an exit-2 error naming both sides, with nothing written;
+ * - a base can continue another base (train.init: base:NAME in a pretraining config), and says so.
  */
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -97,6 +98,27 @@ describe("diffx pretrain and train.init", () => {
     const show = runCli(["base", "show", "tiny"], { env });
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /"seed": 2000900/);
+  });
+
+  it("a base can continue another base (a second stage), names it in its provenance, and never continues itself or a run", () => {
+    const tiny = JSON.parse(fs.readFileSync(path.join(bases, "tiny", "base.json"), "utf8")) as { weights: { sha256: string } };
+    const out = path.join(work, "stage2", "tiny-more");
+    const sets = ["--set", "train.init=base:tiny", "--set", "pretrain.base=tiny-more", "--set", "train.steps=2", "--set", "train.log_every=1"];
+    const r = runCli(["pretrain", config, ...sets, "--run-dir", path.join(work, "run-stage2"), "--out", out, "--quiet", "--json"], { cwd: work, env });
+    assert.equal(r.code, 0, r.stderr);
+    const meta = JSON.parse(fs.readFileSync(path.join(out, "base.json"), "utf8")) as { name: string; weights: { sha256: string }; pretraining: { init: { source: string; sha256: string }; steps: number } };
+    assert.deepEqual([meta.name, meta.pretraining.steps, meta.pretraining.init], ["tiny-more", 2, { source: "base:tiny", sha256: tiny.weights.sha256 }]);
+    assert.notEqual(meta.weights.sha256, tiny.weights.sha256, "two more steps moved the weights");
+    // the first stage's scratch start is recorded as such
+    assert.equal(JSON.parse(fs.readFileSync(path.join(bases, "tiny", "base.json"), "utf8")).pretraining.init, "scratch");
+
+    const self = runCli(["pretrain", config, "--set", "train.init=base:tiny", "--run-dir", path.join(work, "run-self")], { cwd: work, env });
+    assert.equal(self.code, 2, self.stderr);
+    assert.match(self.stderr, /train\.init is base:tiny and pretrain\.base is tiny: a base cannot continue itself/);
+    const fromRun = runCli(["pretrain", config, "--set", `train.init=run:${path.join(work, "run-a")}`, "--set", "pretrain.base=other", "--run-dir", path.join(work, "run-from-run")], { cwd: work });
+    assert.equal(fromRun.code, 2, fromRun.stderr);
+    assert.match(fromRun.stderr, /a base is pretrained from scratch or continues another base \(base:NAME\)/);
+    assert.deepEqual([dirEntries(path.join(work, "run-self")), dirEntries(path.join(work, "run-from-run"))], [[], []], "no run folder written");
   });
 
   it("a fine-tune's first loss equals the base weights' loss on the same batch (the weights really load)", async () => {
