@@ -211,11 +211,18 @@ describe("diffx pretrain and train.init", () => {
     assert.match(seed.stderr, /dataset\.seed: 7 is outside the seed range of the base models' pretraining corpora/);
   });
 
-  it("the shipped bases load (sha256 checked), list, and fit the quickstart configs they are named in", () => {
+  it("the shipped bases load (sha256 checked), list, and fit the configs they are named in", () => {
     const list = runCli(["base", "list", "--json"]);
     assert.equal(list.code, 0, list.stderr);
     const names = (JSON.parse(list.stdout) as { name: string }[]).map((r) => r.name);
-    for (const [name, file] of [["art-32", "quickstart.yaml"], ["sketch-32", "quickstart-sketch.yaml"]]) {
+    const sha = (name: string): string => readBase(path.join(ROOT, "src", "train", "bases", name)).meta.weights.sha256;
+    // each base, the config that fine-tunes from it, and where its pretraining started
+    const shipped: [string, string, string][] = [
+      ["art-32", "lora-study.yaml", "scratch"],
+      ["art-32-24k", "quickstart.yaml", "base:art-32"],
+      ["sketch-32", "quickstart-sketch.yaml", "scratch"],
+    ];
+    for (const [name, file, init] of shipped) {
       assert.ok(names.includes(name), `${name} is listed`);
       const base = readBase(path.join(ROOT, "src", "train", "bases", name));
       const { config: q } = loadConfig(path.join(ROOT, "configs", file));
@@ -224,12 +231,15 @@ describe("diffx pretrain and train.init", () => {
       const { config: p } = loadConfig(path.join(ROOT, "configs", `pretrain-${name}.yaml`));
       // made by its pretraining config: what decides the weights is recorded in the base and equal
       // to the config (the config hash itself moves whenever a default outside training changes)
-      const meta = base.meta as unknown as { corpus: { seed: number; n: number; image_size: number }; heldout: { seed: number; n: number }; pretraining: { seed: number; steps: number; batch_size: number; lr: number; ema: number } };
+      const meta = base.meta as unknown as { corpus: { seed: number; n: number; image_size: number }; heldout: { seed: number; n: number }; pretraining: { seed: number; steps: number; batch_size: number; lr: number; ema: number; init?: unknown; config: { train: { warmup: number } } } };
       assert.deepEqual(
-        { corpus: [meta.corpus.seed, meta.corpus.n, meta.corpus.image_size], heldout: [meta.heldout.seed, meta.heldout.n], seed: meta.pretraining.seed, steps: meta.pretraining.steps, batch: meta.pretraining.batch_size, lr: meta.pretraining.lr, ema: meta.pretraining.ema },
-        { corpus: [p.dataset.seed, p.dataset.n, p.dataset.image_size], heldout: [p.pretrain?.heldout_seed, p.pretrain?.heldout_n], seed: p.seed, steps: p.train.steps, batch: p.train.batch_size, lr: p.train.lr, ema: p.train.ema },
+        { corpus: [meta.corpus.seed, meta.corpus.n, meta.corpus.image_size], heldout: [meta.heldout.seed, meta.heldout.n], seed: meta.pretraining.seed, steps: meta.pretraining.steps, batch: meta.pretraining.batch_size, lr: meta.pretraining.lr, warmup: meta.pretraining.config.train.warmup, ema: meta.pretraining.ema },
+        { corpus: [p.dataset.seed, p.dataset.n, p.dataset.image_size], heldout: [p.pretrain?.heldout_seed, p.pretrain?.heldout_n], seed: p.seed, steps: p.train.steps, batch: p.train.batch_size, lr: p.train.lr, warmup: p.train.warmup, ema: p.train.ema },
         `${name} was made by configs/pretrain-${name}.yaml`,
       );
+      assert.equal(p.train.init, init);
+      // a second stage names the shipped first stage's weights (older bases predate the field)
+      if (init !== "scratch") assert.deepEqual(meta.pretraining.init, { source: init, sha256: sha(init.slice("base:".length)) });
     }
   });
 
