@@ -40,14 +40,29 @@ test("every shipped config's dataset seed lies in its range (pretraining configs
 });
 
 test("the shipped bases' corpora and held-out sets use distinct seeds of the pretraining range", () => {
-  const seeds: number[] = [];
-  for (const { name, dir } of findBases([shippedBasesDir()])) {
-    const meta = readBaseMeta(dir) as unknown as { corpus: { seed: number }; heldout: { seed: number } };
+  type Meta = { corpus: { seed: number }; heldout: { seed: number }; pretraining: { init?: "scratch" | { source: string } } };
+  const bases = findBases([shippedBasesDir()]).map(({ name, dir }) => ({ name, meta: readBaseMeta(dir) as unknown as Meta }));
+  const corpora = new Set<number>();
+  const heldouts = new Set<number>();
+  for (const { name, meta } of bases) {
     assert.ok(inSeedRange("pretrain", meta.corpus.seed), `${name} corpus`);
     assert.ok(inSeedRange("pretrain", meta.heldout.seed), `${name} held-out`);
-    seeds.push(meta.corpus.seed, meta.heldout.seed);
+    corpora.add(meta.corpus.seed);
+    heldouts.add(meta.heldout.seed);
   }
-  assert.equal(new Set(seeds).size, seeds.length, "no two sets share a seed");
+  // a held-out set is never any base's corpus
+  for (const seed of heldouts) assert.ok(!corpora.has(seed), `held-out seed ${seed} is also a corpus seed`);
+  // two bases share a corpus only when one continues the other (a second pretraining stage)
+  const continues = (a: string, b: string): boolean => {
+    const init = bases.find((x) => x.name === a)?.meta.pretraining.init;
+    return typeof init === "object" && init.source === `base:${b}`;
+  };
+  for (const a of bases) {
+    for (const b of bases) {
+      if (a.name < b.name && a.meta.corpus.seed === b.meta.corpus.seed) assert.ok(continues(a.name, b.name) || continues(b.name, a.name), `${a.name} and ${b.name} share corpus seed ${a.meta.corpus.seed}`);
+    }
+  }
+  assert.ok(corpora.size >= 2, "the art and sketch bases have corpora of their own");
 });
 
 test("a dataset seed outside the dataset range is refused at load, naming the key and the range", () => {
