@@ -21,6 +21,7 @@ import { latestWeights } from "./checkpoint.js";
 import { readMetrics } from "./trainer.js";
 import { runTraining, type TrainRunOptions, type TrainRunResult } from "./run.js";
 import { openRunTokenizer } from "./run-tokenizer.js";
+import { parseInit } from "./init.js";
 
 /** The pretrain section of a config, or a UsageError saying what a pretraining config needs. */
 export function requirePretrain(config: Config, where: string): NonNullable<Config["pretrain"]> {
@@ -37,9 +38,10 @@ export function requirePretrain(config: Config, where: string): NonNullable<Conf
  */
 export function checkPretrainInit(config: Config, file: string): void {
   const init = config.train.init;
-  if (init === "scratch") return;
-  if (!init.startsWith("base:")) throw new UsageError(`${file}: train.init is ${init}; a base is pretrained from scratch or continues another base (base:NAME), so that it can be reproduced from the package`);
-  if (init === `base:${config.pretrain?.base}`) throw new UsageError(`${file}: train.init is ${init} and pretrain.base is ${config.pretrain?.base}: a base cannot continue itself (the new weights would replace the ones its provenance names); give pretrain.base another name`);
+  const spec = parseInit(init);
+  if (spec.kind === "scratch") return;
+  if (spec.kind !== "base") throw new UsageError(`${file}: train.init is ${init}; a base is pretrained from scratch or continues another base (base:NAME), so that it can be reproduced from the package`);
+  if (spec.name === config.pretrain?.base) throw new UsageError(`${file}: train.init is ${init} and pretrain.base is ${config.pretrain?.base}: a base cannot continue itself (the new weights would replace the ones its provenance names); give pretrain.base another name`);
 }
 
 /** Pretrain: check the config is a pretraining config, then train exactly as `diffx train` does. */
